@@ -1,0 +1,5 @@
+import sys
+
+from sgpoison.cli import main
+
+sys.exit(main())
