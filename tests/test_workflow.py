@@ -1,0 +1,410 @@
+"""The Snakemake workflow: structure of the DAG, config validation, reruns of only what changed,
+lint and formatting, and (slow) the tiny study end to end with the real ``sgpoison`` commands.
+
+The DAG and rerun tests run the workflow once with a stand-in ``sgpoison`` (tests/
+workflow_support.py) that only writes the output files, so Snakemake records its metadata; each
+test then edits a copy of the config and reads the jobs and reasons of ``snakemake -n``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+import yaml
+
+from workflow_support import (
+    REPO,
+    copy_workflow,
+    dry_run,
+    expected_job_counts,
+    load_config,
+    require_commands,
+    snakemake,
+    stub_environment,
+    validate_outputs,
+    write_config,
+)
+
+pytestmark = pytest.mark.workflow
+
+
+def by_rule(jobs) -> Counter:
+    return Counter(job.rule for job in jobs)
+
+
+# ------------------------------------------------------------------------------------------
+# static checks
+# ------------------------------------------------------------------------------------------
+
+
+def test_lint(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf", "config.yaml")
+    result = snakemake(workdir, "--lint", check=False)
+    assert result.returncode == 0, result.stdout
+    assert "Congratulations, your workflow is in a good condition" in result.stdout
+
+
+def test_snakefmt():
+    files = ["Snakefile", *sorted(str(p.relative_to(REPO)) for p in REPO.glob("workflow/rules/*.smk"))]
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _rule_names():
+    names = set()
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        names |= set(re.findall(r"^rule (\w+):", path.read_text(), flags=re.M))
+    return names
+
+
+def test_workflow_profile_covers_every_rule_without_gpus():
+    profile = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
+    rules = _rule_names()
+    assert set(profile["set-threads"]) == rules
+    assert set(profile["set-resources"]) == rules - {"simulate"}  # simulate: from the job size
+    for rule, resources in profile["set-resources"].items():
+        assert {"mem_mb", "runtime"} <= set(resources), rule
+    # no GPU by default: a Slurm node without GPU gres rejects --gpus
+    assert all(r.get("gpu", 0) == 0 for r in profile["set-resources"].values())
+
+
+def test_slurm_profile_template():
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert profile["slurm-init-seconds-before-status-checks"] == 5
+    for key in ("jobs", "latency-wait", "retries"):
+        assert profile[key] > 0, key
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+def test_dry_run_builds_the_whole_dag(tmp_path, name):
+    config = load_config(name)
+    workdir = copy_workflow(tmp_path / "wf", name)
+    start = time.monotonic()
+    jobs = dry_run(workdir)
+    elapsed = time.monotonic() - start
+    assert by_rule(jobs) == expected_job_counts(config)
+    assert elapsed < 30, f"dry run of {name} took {elapsed:.1f} s"
+
+
+def test_shipped_configfiles_replace_the_default(tmp_path):
+    """--configfile replaces config/config.yaml instead of being merged into it."""
+    workdir = copy_workflow(tmp_path / "wf", "config.yaml")
+    config = load_config("test.yaml")
+    config["scenarios"] = {"only": {"label_noise": 0.0, "sweep_fraction": 1.0}}
+    (workdir / "other.yaml").write_text(yaml.safe_dump(config))
+    jobs = dry_run(workdir, "--configfile", "other.yaml")
+    assert {job.wildcards.get("scenario") for job in jobs if job.rule == "train"} == {"only"}
+
+
+# ------------------------------------------------------------------------------------------
+# invalid configurations stop before any job, naming the key
+# ------------------------------------------------------------------------------------------
+
+
+def _unknown_key(c):
+    c["simulation"]["n_sweep"] = 100
+
+
+def _unknown_top_level_key(c):
+    c["scenario"] = {}
+
+
+def _negative_label_noise(c):
+    c["scenarios"]["clean"]["label_noise"] = -0.01
+
+
+def _negative_learning_rate(c):
+    c["network"]["learning_rate"] = -1e-3
+
+
+def _small_lattice(c):
+    c["sizes"] = [3, 4, 6]
+    c["simulation"]["gaussian"][0]["L"] = 3
+
+
+def _small_lattice_in_table(c):
+    c["simulation"]["bimodal"][0]["L"] = 2
+
+
+def _gaussian_ladder_all_below_label(c):
+    c["simulation"]["gaussian"][1]["t_max"] = 0.95
+
+
+def _gaussian_ladder_all_above_label(c):
+    c["network"]["t_label"] = 0.5
+
+
+def _size_without_row(c):
+    c["sizes"] = [4, 6, 8, 10]
+
+
+def _sweep_fraction_zero(c):
+    c["scenarios"]["clean"]["sweep_fraction"] = 0
+
+
+def _too_few_sizes(c):
+    c["sizes"] = [4, 6]
+
+
+def _bad_scenario_name(c):
+    c["scenarios"]["1pct=noise"] = {"label_noise": 0.01, "sweep_fraction": 1.0}
+
+
+def _missing_key(c):
+    del c["simulation"]["gaussian"][0]["n_sweeps"]
+
+
+def _t_min_above_t_max(c):
+    c["simulation"]["bimodal"][2]["t_min"] = 1.5
+
+
+INVALID = {
+    "unknown key": (_unknown_key, "simulation.n_sweep"),
+    "unknown top-level key": (_unknown_top_level_key, "config key scenario:"),
+    "negative label noise": (_negative_label_noise, "scenarios.clean.label_noise"),
+    "negative learning rate": (_negative_learning_rate, "network.learning_rate"),
+    "L < 4 in sizes": (_small_lattice, "sizes[0]"),
+    "L < 4 in a table": (_small_lattice_in_table, "simulation.bimodal[0].L"),
+    "Gaussian ladder below t_label": (_gaussian_ladder_all_below_label, "network.t_label"),
+    "Gaussian ladder above t_label": (_gaussian_ladder_all_above_label, "network.t_label"),
+    "size without a table row": (_size_without_row, "sizes: L = 10"),
+    "sweep fraction 0": (_sweep_fraction_zero, "scenarios.clean.sweep_fraction"),
+    "fewer than three sizes": (_too_few_sizes, "config key sizes:"),
+    "scenario name": (_bad_scenario_name, "config key scenarios:"),
+    "missing key": (_missing_key, "n_sweeps"),
+    "t_min above t_max": (_t_min_above_t_max, "simulation.bimodal[2].t_min"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_config_stops_before_any_job_naming_the_key(tmp_path, case):
+    mutate, key = INVALID[case]
+    config = load_config("test.yaml")
+    mutate(config)
+    workdir = copy_workflow(tmp_path / "wf", config)
+    env = stub_environment(tmp_path)
+    result = snakemake(workdir, "--cores", "1", env=env, check=False)
+    assert result.returncode != 0, result.stdout
+    assert "ConfigError" in result.stdout, result.stdout
+    assert key in result.stdout, f"error does not name {key!r}:\n{result.stdout}"
+    assert not (tmp_path / "calls.jsonl").exists(), "a job ran despite the invalid config"
+
+
+# ------------------------------------------------------------------------------------------
+# reruns: only what a change affects (stand-in sgpoison)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def completed_stub_run(tmp_path_factory):
+    """The tiny study, run to completion with the stand-in sgpoison; returns its directory."""
+    base = tmp_path_factory.mktemp("stub-run")
+    workdir = copy_workflow(base / "wf", "test.yaml")
+    env = stub_environment(base)
+    snakemake(workdir, "--cores", "2", env=env)
+    calls = [json.loads(line) for line in (base / "calls.jsonl").read_text().splitlines()]
+    return workdir, calls
+
+
+@pytest.fixture
+def stub_run(completed_stub_run, tmp_path):
+    """A private copy (modification times preserved) of the completed stand-in run."""
+    workdir, _ = completed_stub_run
+    copy = tmp_path / "wf"
+    shutil.copytree(workdir, copy, symlinks=True)
+    return copy
+
+
+def _argument(argv, option):
+    return argv[argv.index(option) + 1]
+
+
+def test_stub_run_executes_every_job_once(completed_stub_run):
+    _, calls = completed_stub_run
+    counts = Counter(call["command"] for call in calls)
+    assert counts == expected_job_counts(load_config("test.yaml"))
+
+
+def test_simulation_seed_depends_only_on_size(completed_stub_run):
+    _, calls = completed_stub_run
+    config = load_config("test.yaml")
+    for call in calls:
+        if call["command"] == "simulate":
+            L = int(_argument(call["argv"], "--L"))
+            assert int(_argument(call["argv"], "--seed")) == 1000 * config["simulation"]["seed"] + L
+
+
+def test_batches_cover_all_instances(completed_stub_run):
+    _, calls = completed_stub_run
+    config = load_config("test.yaml")
+    covered = {}
+    for call in calls:
+        if call["command"] == "simulate":
+            argv = call["argv"]
+            key = (_argument(argv, "--disorder"), int(_argument(argv, "--L")),
+                   _argument(argv, "--sweep-fraction"))
+            start, stop = (int(v) for v in _argument(argv, "--instances").split(":"))
+            covered.setdefault(key, []).extend(range(start, stop))
+    for (disorder, L, _), instances in covered.items():
+        row = next(r for r in config["simulation"][disorder] if r["L"] == L)
+        assert sorted(instances) == list(range(row["n_instances"]))
+
+
+def test_train_receives_scenario_settings(completed_stub_run):
+    _, calls = completed_stub_run
+    config = load_config("test.yaml")
+    trained = set()
+    for call in calls:
+        if call["command"] == "train":
+            argv = call["argv"]
+            scenario = _argument(argv, "--scenario")
+            settings = config["scenarios"][scenario]
+            assert float(_argument(argv, "--label-noise")) == settings["label_noise"]
+            fraction = str(float(settings["sweep_fraction"]))
+            assert _argument(argv, "--data").endswith(f"_f{fraction}.nc")
+            assert "gaussian" in _argument(argv, "--data")
+            trained.add((scenario, int(_argument(argv, "--L"))))
+        if call["command"] == "predict":
+            assert "/bimodal/" in _argument(call["argv"], "--data")
+            assert _argument(call["argv"], "--data").endswith("_f1.0.nc")
+    assert trained == {(s, L) for s in config["scenarios"] for L in config["sizes"]}
+
+
+def test_nothing_to_do_after_a_complete_run(stub_run):
+    assert dry_run(stub_run) == []
+
+
+def test_changed_scenario_reruns_only_that_scenario(stub_run):
+    config = load_config("test.yaml")
+    config["scenarios"]["label_noise_1pct"]["label_noise"] = 0.02
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    assert by_rule(jobs) == Counter(train=3, predict=3, analyze=1, summary=1)
+    for job in jobs:
+        if job.rule != "summary":
+            assert job.wildcards["scenario"] == "label_noise_1pct", job
+        if job.rule == "train":
+            assert "Params have changed" in job.reason, job.reason
+
+
+def test_changed_scenario_sweep_fraction_reruns_that_scenario_and_its_new_data(stub_run):
+    config = load_config("test.yaml")
+    config["scenarios"]["underthermalized_50pct"]["sweep_fraction"] = 0.25
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    assert by_rule(jobs) == Counter(simulate=6, merge=3, train=3, predict=3, analyze=1, summary=1)
+    for job in jobs:
+        if job.rule in ("simulate", "merge"):
+            assert (job.wildcards["disorder"], job.wildcards["sweep_fraction"]) == ("gaussian", "0.25")
+        elif job.rule != "summary":
+            assert job.wildcards["scenario"] == "underthermalized_50pct", job
+
+
+def test_added_scenario_runs_only_its_own_jobs(stub_run):
+    config = load_config("test.yaml")
+    config["scenarios"]["label_noise_5pct"] = {"label_noise": 0.05, "sweep_fraction": 1.0}
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    assert by_rule(jobs) == Counter(train=3, predict=3, analyze=1, summary=1)
+    for job in jobs:
+        if job.rule != "summary":
+            assert job.wildcards["scenario"] == "label_noise_5pct", job
+        assert "Params have changed" not in job.reason, job
+
+
+def test_added_scenario_with_new_sweep_fraction_simulates_only_that_fraction(stub_run):
+    config = load_config("test.yaml")
+    config["scenarios"]["underthermalized_25pct"] = {"label_noise": 0.0, "sweep_fraction": 0.25}
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    assert by_rule(jobs) == Counter(simulate=6, merge=3, train=3, predict=3, analyze=1, summary=1)
+    for job in jobs:
+        if job.rule in ("simulate", "merge"):
+            assert job.wildcards["disorder"] == "gaussian"
+            assert job.wildcards["sweep_fraction"] == "0.25"
+
+
+def test_added_size_reruns_what_depends_on_it(stub_run):
+    config = load_config("test.yaml")
+    config["sizes"].append(10)
+    for disorder in ("gaussian", "bimodal"):
+        row = copy.deepcopy(config["simulation"][disorder][-1])
+        row["L"] = 10
+        config["simulation"][disorder].append(row)
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    n_scenarios = len(config["scenarios"])
+    # gaussian at 2 sweep fractions + bimodal, 2 batches each
+    assert by_rule(jobs) == Counter(simulate=6, merge=3, train=n_scenarios, predict=n_scenarios,
+                                    analyze=n_scenarios, baseline=1, summary=1)
+    for job in jobs:
+        if job.rule in ("simulate", "merge", "train", "predict"):
+            assert job.wildcards["L"] == "10", job
+
+
+def test_changed_simulation_of_one_size_reruns_that_size_only(stub_run):
+    config = load_config("test.yaml")
+    config["simulation"]["gaussian"][1]["n_sweeps"] *= 2  # L = 6
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    n_scenarios = len(config["scenarios"])
+    assert by_rule(jobs) == Counter(simulate=4, merge=2, train=n_scenarios, predict=n_scenarios,
+                                    analyze=n_scenarios, summary=1)
+    for job in jobs:
+        if job.rule in ("simulate", "merge", "train", "predict"):
+            assert job.wildcards["L"] == "6", job
+        if job.rule == "simulate":
+            assert job.wildcards["disorder"] == "gaussian"
+            assert "Params have changed" in job.reason, job.reason
+
+
+def test_changed_network_setting_retrains_everything_but_simulates_nothing(stub_run):
+    config = load_config("test.yaml")
+    config["network"]["iterations"] += 1
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    n = len(config["scenarios"]) * len(config["sizes"])
+    assert by_rule(jobs) == Counter(train=n, predict=n, analyze=len(config["scenarios"]), summary=1)
+
+
+def test_more_instances_add_only_new_batches(stub_run):
+    config = load_config("test.yaml")
+    config["simulation"]["bimodal"][0]["n_instances"] += config["simulation"]["batch_size"]
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    assert by_rule(jobs) == Counter(simulate=1, merge=1, predict=3, analyze=3, baseline=1,
+                                    summary=1)
+    simulate = next(job for job in jobs if job.rule == "simulate")
+    assert simulate.wildcards == {"disorder": "bimodal", "L": "4", "sweep_fraction": "1.0",
+                                  "batch": "2"}
+
+
+# ------------------------------------------------------------------------------------------
+# the tiny study end to end (real sgpoison commands)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tiny_study_end_to_end(tmp_path):
+    require_commands(pytest)
+    config = load_config("test.yaml")
+    workdir = copy_workflow(tmp_path / "wf", "test.yaml")
+    snakemake(workdir, "--cores", "2", timeout=1800)
+    validate_outputs(workdir, config)
+    assert dry_run(workdir) == []
+    snakemake(workdir, "--report", "report.html", timeout=300)
+    report = (workdir / "report.html").read_text()
+    for name in ("fig1.png", "baseline.png", "tc_summary.png", "results.csv"):
+        assert name in report, f"report.html does not contain {name}"
+    summary = snakemake(workdir, "--summary", "--cores", "1").stdout
+    assert "results/summary/results.csv" in summary
