@@ -15,7 +15,7 @@ import sys
 from sgpoison import __version__
 
 #: command modules, in the order they appear in ``--help``
-COMMANDS = ("simulate", "merge", "train", "predict", "analyze", "baseline", "summary")
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "baseline", "summary")
 
 
 def build_parser() -> argparse.ArgumentParser:
