@@ -27,6 +27,7 @@ validate_config(config)
 
 
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/audit.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/analyze.smk"

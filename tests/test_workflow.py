@@ -289,12 +289,15 @@ def test_changed_scenario_reruns_only_that_scenario(stub_run):
     config["scenarios"]["label_noise_1pct"]["label_noise"] = 0.02
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(train=3, predict=3, analyze=1, summary=1)
+    assert by_rule(jobs) == Counter(audit=3, train=3, predict=3, analyze=1, summary=1)
     for job in jobs:
         if job.rule != "summary":
             assert job.wildcards["scenario"] == "label_noise_1pct", job
-        if job.rule == "train":
+        if job.rule == "audit":
             assert "Params have changed" in job.reason, job.reason
+        if job.rule == "train":
+            assert ("Params have changed" in job.reason
+                    or "results/audit/label_noise_1pct/" in job.reason), job.reason
 
 
 def test_changed_scenario_sweep_fraction_reruns_that_scenario_and_its_new_data(stub_run):
@@ -302,7 +305,7 @@ def test_changed_scenario_sweep_fraction_reruns_that_scenario_and_its_new_data(s
     config["scenarios"]["underthermalized_50pct"]["sweep_fraction"] = 0.25
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(simulate=6, merge=3, train=3, predict=3, analyze=1, summary=1)
+    assert by_rule(jobs) == Counter(simulate=6, merge=3, audit=3, train=3, predict=3, analyze=1, summary=1)
     for job in jobs:
         if job.rule in ("simulate", "merge"):
             assert (job.wildcards["disorder"], job.wildcards["sweep_fraction"]) == ("gaussian", "0.25")
@@ -315,7 +318,7 @@ def test_added_scenario_runs_only_its_own_jobs(stub_run):
     config["scenarios"]["label_noise_5pct"] = {"label_noise": 0.05, "sweep_fraction": 1.0}
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(train=3, predict=3, analyze=1, summary=1)
+    assert by_rule(jobs) == Counter(audit=3, train=3, predict=3, analyze=1, summary=1)
     for job in jobs:
         if job.rule != "summary":
             assert job.wildcards["scenario"] == "label_noise_5pct", job
@@ -327,7 +330,7 @@ def test_added_scenario_with_new_sweep_fraction_simulates_only_that_fraction(stu
     config["scenarios"]["underthermalized_25pct"] = {"label_noise": 0.0, "sweep_fraction": 0.25}
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(simulate=6, merge=3, train=3, predict=3, analyze=1, summary=1)
+    assert by_rule(jobs) == Counter(simulate=6, merge=3, audit=3, train=3, predict=3, analyze=1, summary=1)
     for job in jobs:
         if job.rule in ("simulate", "merge"):
             assert job.wildcards["disorder"] == "gaussian"
@@ -345,10 +348,10 @@ def test_added_size_reruns_what_depends_on_it(stub_run):
     jobs = dry_run(stub_run)
     n_scenarios = len(config["scenarios"])
     # gaussian at 2 sweep fractions + bimodal, 2 batches each
-    assert by_rule(jobs) == Counter(simulate=6, merge=3, train=n_scenarios, predict=n_scenarios,
+    assert by_rule(jobs) == Counter(simulate=6, merge=3, audit=n_scenarios, train=n_scenarios, predict=n_scenarios,
                                     analyze=n_scenarios, baseline=1, summary=1)
     for job in jobs:
-        if job.rule in ("simulate", "merge", "train", "predict"):
+        if job.rule in ("simulate", "merge", "audit", "train", "predict"):
             assert job.wildcards["L"] == "10", job
 
 
@@ -358,10 +361,10 @@ def test_changed_simulation_of_one_size_reruns_that_size_only(stub_run):
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
     n_scenarios = len(config["scenarios"])
-    assert by_rule(jobs) == Counter(simulate=4, merge=2, train=n_scenarios, predict=n_scenarios,
+    assert by_rule(jobs) == Counter(simulate=4, merge=2, audit=n_scenarios, train=n_scenarios, predict=n_scenarios,
                                     analyze=n_scenarios, summary=1)
     for job in jobs:
-        if job.rule in ("simulate", "merge", "train", "predict"):
+        if job.rule in ("simulate", "merge", "audit", "train", "predict"):
             assert job.wildcards["L"] == "6", job
         if job.rule == "simulate":
             assert job.wildcards["disorder"] == "gaussian"
@@ -375,6 +378,25 @@ def test_changed_network_setting_retrains_everything_but_simulates_nothing(stub_
     jobs = dry_run(stub_run)
     n = len(config["scenarios"]) * len(config["sizes"])
     assert by_rule(jobs) == Counter(train=n, predict=n, analyze=len(config["scenarios"]), summary=1)
+
+
+def test_audit_policy_refuse_stops_only_the_failing_scenario(tmp_path):
+    """With audit.policy refuse, a scenario whose audit fails is not trained; the others finish."""
+    config = load_config("test.yaml")
+    config["audit"]["policy"] = "refuse"
+    workdir = copy_workflow(tmp_path / "wf", config)
+    env = stub_environment(tmp_path)
+    result = snakemake(workdir, "--cores", "2", env=env, check=False)
+    assert result.returncode != 0  # the refused scenario's jobs failed (keep-going: the rest ran)
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    trained = {_argument(c["argv"], "--scenario") for c in calls if c["command"] == "train"}
+    assert trained == set(config["scenarios"]) - {"label_noise_1pct"}
+    results = workdir / "results"
+    for scenario in trained:
+        assert (results / "analysis" / scenario / "fig1.png").exists()
+    assert not (results / "audit" / "label_noise_1pct").exists() or not any(
+        (results / "audit" / "label_noise_1pct").iterdir())  # failed jobs' outputs are removed
+    assert "label_noise_1pct" in result.stdout and "Error in rule audit" in result.stdout
 
 
 def test_more_instances_add_only_new_batches(stub_run):

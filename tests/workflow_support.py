@@ -20,7 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 #: what a workflow run needs, copied into a scratch directory per test
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles", "envs")
-COMMANDS = ("simulate", "merge", "train", "predict", "analyze", "baseline", "summary")
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "baseline", "summary")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -87,7 +87,7 @@ def expected_job_counts(config: dict) -> Counter:
         for L in sizes:
             counts["simulate"] += n_fractions * math.ceil(rows[L]["n_instances"] / batch_size)
             counts["merge"] += n_fractions
-    counts["train"] = counts["predict"] = len(sizes) * len(scenarios)
+    counts["audit"] = counts["train"] = counts["predict"] = len(sizes) * len(scenarios)
     counts["analyze"] = len(scenarios)
     counts["baseline"] = counts["summary"] = 1
     return counts
@@ -165,6 +165,10 @@ for path in files:
         stream.write(record)
 with open(os.environ["SGPOISON_STUB_CALLS"], "a") as stream:
     stream.write(record + "\\n")
+# like the real audit: labels with noise disagree with the temperatures, and with
+# --policy refuse a failing audit exits 3 after writing its report
+if command == "audit" and values.get("--policy") == "refuse" and float(values["--label-noise"]) > 0:
+    sys.exit(3)
 '''
 
 
@@ -272,7 +276,15 @@ def validate_outputs(workdir: Path, config: dict) -> None:
         assert scenario in text, f"results.csv has no row for scenario {scenario}"
     for name in ("results.nc", "tc_summary.png", "tc_summary.pdf"):
         assert (summary / name).stat().st_size > 0, summary / name
+    verdicts = dict(zip(table["scenario"], table["audit_verdict"]))
+    for scenario in scenarios:
+        reports = [json.loads((results / "audit" / scenario / f"L{L}.json").read_text()) for L in sizes]
+        assert all(r["verdict"] in ("pass", "fail") and r["scenario"] == scenario for r in reports)
+        expected = "fail" if any(r["verdict"] == "fail" for r in reports) else "pass"
+        assert verdicts[scenario] == expected, (scenario, verdicts)
+        if config["scenarios"][scenario]["label_noise"] > 0:  # flipped labels contradict T
+            assert verdicts[scenario] == "fail", scenario
 
-    for stage in ("simulate", "merge", "train", "predict", "analyze", "baseline", "summary"):
+    for stage in ("simulate", "merge", "audit", "train", "predict", "analyze", "baseline", "summary"):
         assert list((workdir / "logs" / stage).rglob("*.log")), f"no logs of {stage}"
         assert list((results / "benchmarks" / stage).rglob("*.tsv")), f"no benchmarks of {stage}"

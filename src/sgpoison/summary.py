@@ -67,14 +67,7 @@ def load_estimates(path: str | os.PathLike, kind: str | None = None) -> dict[str
     return est
 
 
-def load_audit(path: str | os.PathLike) -> dict[str, Any]:
-    """Read an audit verdict: a JSON object with ``verdict`` (str) and ``failing_checks`` (list of str).
-
-    Raises
-    ------
-    FileNotFoundError, DataFormatError
-    """
-    path = Path(path)
+def _read_audit_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such audit file")
     try:
@@ -86,7 +79,35 @@ def load_audit(path: str | os.PathLike) -> dict[str, Any]:
     checks = audit.get("failing_checks", [])
     if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
         raise DataFormatError(f"{path}: 'failing_checks' must be a list of strings")
-    return {"verdict": audit["verdict"], "failing_checks": checks}
+    return audit
+
+
+def load_audit(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> dict[str, Any]:
+    """Read the audit verdict of one scenario.
+
+    Parameters
+    ----------
+    paths : path-like or sequence of path-likes
+        Either one JSON object with ``verdict`` (str) and ``failing_checks``
+        (list of str), or the reports of ``sgpoison audit`` for each L of the
+        scenario, combined by :func:`sgpoison.audit.scenario_verdict` (the
+        scenario fails if any L fails; checks are prefixed with ``L=<L>:``).
+
+    Raises
+    ------
+    FileNotFoundError, DataFormatError
+    """
+    from sgpoison.audit import AUDIT_FORMAT, scenario_verdict
+
+    paths = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    audits = [_read_audit_file(p) for p in paths]
+    if all(a.get("format") == AUDIT_FORMAT for a in audits):
+        combined = scenario_verdict(paths)
+        return {"verdict": combined["verdict"], "failing_checks": combined["failing_checks"]}
+    if len(audits) > 1:
+        raise DataFormatError(f"{[str(p) for p in paths]}: several audit files for one scenario must "
+                              f"all be sgpoison audit reports (format {AUDIT_FORMAT!r})")
+    return {"verdict": audits[0]["verdict"], "failing_checks": audits[0].get("failing_checks", [])}
 
 
 def _none_to_nan(v):
@@ -169,7 +190,7 @@ def build_table(scenarios: Mapping[str, str | os.PathLike], baseline: str | os.P
         ``estimates.json`` of ``sgpoison analyze`` per scenario.
     baseline : path, optional
         ``estimates.json`` of ``sgpoison baseline`` (row named ``conventional``).
-    audits : mapping of name to path, optional
+    audits : mapping of name to path or list of paths, optional
         Audit verdict JSON per scenario name (every name must be a scenario).
 
     Returns
@@ -243,21 +264,28 @@ def write_summary(table: pd.DataFrame, out_dir: str | os.PathLike,
     return [csv, nc, *figs]
 
 
-def parse_assignments(values: Sequence[str] | None, option: str) -> dict[str, str]:
+def parse_assignments(values: Sequence[str] | None, option: str,
+                      repeatable: bool = False) -> dict[str, Any]:
     """Parse ``NAME=PATH`` items of a repeatable option into an ordered dict.
+
+    With ``repeatable`` a name may be given several times and maps to the list
+    of its paths; otherwise each name maps to one path.
 
     Raises
     ------
     ValueError
-        An item without ``=``, an empty name or path, or a repeated name; the
-        message names ``option``.
+        An item without ``=``, an empty name or path, or (unless ``repeatable``)
+        a repeated name; the message names ``option``.
     """
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
     for item in values or []:
         name, sep, path = item.partition("=")
         name, path = name.strip(), path.strip()
         if not sep or not name or not path:
             raise ValueError(f"{option}: expected NAME=PATH, got {item!r}")
+        if repeatable:
+            out.setdefault(name, []).append(path)
+            continue
         if name in out:
             raise ValueError(f"{option}: name {name!r} given twice")
         out[name] = path

@@ -247,6 +247,45 @@ def analysis_parameter(name):
     return lookup
 
 
+def audit_parameter(name):
+    """Param function returning one audit setting (schema defaults filled in)."""
+
+    def lookup(wildcards):
+        return config["audit"][name]
+
+    lookup.__name__ = f"get_audit_{name}"
+    return lookup
+
+
+def get_noise_estimate_flag(wildcards):
+    """'--no-noise-estimate' unless audit.noise_estimate is set."""
+    return "" if config["audit"]["noise_estimate"] else "--no-noise-estimate"
+
+
+def get_audit_reports(wildcards):
+    """Audit reports of one scenario for all sizes, increasing L."""
+    return expand(
+        "results/audit/{scenario}/L{L}.json", scenario=wildcards.scenario, L=get_sizes()
+    )
+
+
+def get_all_audit_reports(wildcards):
+    """Audit reports of every scenario and size."""
+    return expand(
+        "results/audit/{scenario}/L{L}.json", scenario=get_scenarios(), L=get_sizes()
+    )
+
+
+def get_summary_audit_arguments(wildcards, input):
+    """'--audit NAME=report.json' for every scenario and size (summary command line)."""
+    return " ".join(
+        f"--audit {name}={path}"
+        for name in get_scenarios()
+        for path in input.audits
+        if path.startswith(f"results/audit/{name}/")
+    )
+
+
 def get_deterministic_flag(wildcards):
     """'--deterministic' if network.deterministic is set, else nothing."""
     return "--deterministic" if config["network"]["deterministic"] else ""

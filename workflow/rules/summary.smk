@@ -5,6 +5,7 @@ rule summary:
     input:
         scenarios=get_scenario_estimates,
         baseline="results/baseline/estimates.json",
+        audits=get_all_audit_reports,
     output:
         table=report(
             "results/summary/results.csv",
@@ -32,7 +33,8 @@ rule summary:
         runtime=10,
     params:
         scenarios=get_summary_scenario_arguments,
+        audits=get_summary_audit_arguments,
         out_dir=subpath(output.table, parent=True),
     shell:
-        "sgpoison summary {params.scenarios} --baseline {input.baseline}"
+        "sgpoison summary {params.scenarios} {params.audits} --baseline {input.baseline}"
         " --out {params.out_dir} > {log} 2>&1"

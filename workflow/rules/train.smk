@@ -6,6 +6,9 @@
 rule train:
     input:
         data=get_training_data,
+        # trained only after its training set has been audited (and, with audit.policy
+        # refuse, passed)
+        audit="results/audit/{scenario}/L{L}.json",
     output:
         model="results/models/{scenario}/L{L}/model.keras",
         history="results/models/{scenario}/L{L}/history.csv",

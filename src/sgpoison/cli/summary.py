@@ -18,7 +18,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="estimates.json of one scenario (repeat for each scenario)")
     p.add_argument("--baseline", metavar="PATH", help="estimates.json of sgpoison baseline")
     p.add_argument("--audit", action="append", metavar="NAME=PATH",
-                   help="audit verdict of scenario NAME: JSON with 'verdict' and 'failing_checks' (repeatable)")
+                   help="audit of scenario NAME: an sgpoison audit report (repeat NAME=... once per L) "
+                        "or one JSON with 'verdict' and 'failing_checks'")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
     return p
@@ -30,14 +31,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         scenarios = summary.parse_assignments(args.scenario, "--scenario")
-        audits = summary.parse_assignments(args.audit, "--audit")
+        audits = summary.parse_assignments(args.audit, "--audit", repeatable=True)
     except ValueError as exc:
         parser.error(str(exc))
     try:
         table = summary.build_table(scenarios, args.baseline, audits)
     except (FileNotFoundError, DataFormatError) as exc:
         option = "--baseline" if args.baseline and args.baseline in str(exc) else (
-            "--audit" if any(p in str(exc) for p in audits.values()) else "--scenario")
+            "--audit" if any(p in str(exc) for ps in audits.values() for p in ps) else "--scenario")
         parser.error(f"{option}: {exc}")
     except ValueError as exc:
         parser.error(f"--scenario/--audit: {exc}")
