@@ -20,13 +20,15 @@ if not portable:
 
 extensions = [
     Extension(
-        "sgpoison._kernel",
-        ["src/sgpoison/_kernel.pyx"],
+        f"sgpoison.{name}",
+        [f"src/sgpoison/{name}.pyx"],
         include_dirs=[numpy.get_include()],
         extra_compile_args=compile_args,
         extra_link_args=["-fopenmp"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
+    # scalar reference kernel, SIMD-lane kernel, multi-spin coding (src/sgpoison/kernels.py)
+    for name in ("_kernel", "_kernel_lanes", "_kernel_multispin")
 ]
 
 setup(

@@ -4,10 +4,9 @@ import itertools
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from sgpoison import engine
-from sgpoison.engine import SimulationParameters, SimulationState, run, simulate, to_dataset
+from sgpoison.engine import SimulationParameters, run, to_dataset
 from sgpoison.lattice import neighbours
 from sgpoison.observables import energy
 from sgpoison.thermalization import kpy_comparison
@@ -119,38 +118,6 @@ def test_bitwise_identical_across_thread_counts():
     for name in ("overlap", "energy", "link_overlap", "energy_log_binned", "q2_log_binned",
                  "swap_acceptance"):
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
-
-
-def test_checkpoint_resume_is_identical(tmp_path, monkeypatch):
-    """A run killed mid-way and resumed from its checkpoint equals an uninterrupted run."""
-    monkeypatch.setattr(engine, "_FLIPS_PER_CALL", 4 * 2 * 6 * 64 * 7)  # 7 sweeps per kernel call
-    params = small_params(n_sweeps=100, n_snapshots=6)
-    reference = to_dataset(run(params), params)
-
-    ckpt = tmp_path / "run.ckpt.npz"
-    calls = []
-
-    def die_after_some_calls(n):
-        calls.append(n)
-        if len(calls) == 9:
-            raise KeyboardInterrupt  # simulates a killed job
-
-    with pytest.raises(KeyboardInterrupt):
-        run(params, checkpoint=ckpt, checkpoint_every=0.0, progress=die_after_some_calls)
-    assert ckpt.exists()
-    out = simulate(params, tmp_path / "run.nc", checkpoint=ckpt, checkpoint_every=0.0)
-    assert not ckpt.exists()
-    resumed = xr.open_dataset(out)
-    for name in ("overlap", "energy", "energy_log_binned", "link_overlap_log_binned", "swap_acceptance"):
-        np.testing.assert_array_equal(resumed[name].values, reference[name].values, err_msg=name)
-    with pytest.raises(ValueError, match="other parameters"):
-        run(small_params(seed=6), checkpoint=_write_checkpoint(tmp_path, params))
-
-
-def _write_checkpoint(tmp_path, params):
-    path = tmp_path / "other.npz"
-    SimulationState(params).save(path, params)
-    return path
 
 
 def test_log_bins():

@@ -1,6 +1,6 @@
 """Parallel-tempering Monte Carlo of the 3D Edwards-Anderson spin glass.
 
-Drives the compiled sweep kernel (:mod:`sgpoison._kernel`): builds the state of
+Drives a compiled sweep kernel (:mod:`sgpoison.kernels`): builds the state of
 a batch of disorder instances, runs ``round(f * N_sw)`` thermalization sweeps
 with log-binned measurements, then ``n_snapshots`` measurements of the site
 overlaps q_i = s_i^alpha s_i^beta separated by ``measure_interval`` sweeps, and
@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 
-from sgpoison import _kernel
+from sgpoison import kernels
 from sgpoison.dataset import FORMAT_NAME, FORMAT_VERSION, overlap_encoding, write_netcdf
 from sgpoison.disorder import check_disorder, couplings, instance_seed, monte_carlo_streams
 from sgpoison.ladder import LADDERS, temperature_ladder
@@ -34,7 +34,8 @@ from sgpoison.lattice import check_size, neighbour_couplings, neighbours
 from sgpoison.observables import energy
 from sgpoison.provenance import provenance
 
-#: spin-flip attempts per kernel call; sets the granularity of progress and checkpoints
+#: spin-flip attempts per call of the scalar kernel (about 1 s), times
+#: kernels.RELATIVE_SPEED for the others; sets the granularity of progress and checkpoints
 _FLIPS_PER_CALL = 50_000_000
 
 _STATE_ARRAYS = ("spins", "slot_at_temp", "energies", "rng_state", "swap_accepted",
@@ -67,6 +68,10 @@ class SimulationParameters:
         Sweeps between parallel-tempering swap attempts.
     seed : int
         Master seed (see :mod:`sgpoison.disorder`).
+    kernel : str
+        Monte Carlo kernel (:mod:`sgpoison.kernels`); ``'auto'`` is replaced by the
+        fastest tested kernel for the disorder, so the stored parameters name the
+        kernel that produced the data (kernels agree statistically, not bitwise).
     """
 
     L: int
@@ -83,6 +88,7 @@ class SimulationParameters:
     measure_interval: int = 10
     swap_interval: int = 1
     seed: int = 1
+    kernel: str = "auto"
 
     def __post_init__(self):
         check_size(self.L)
@@ -100,6 +106,7 @@ class SimulationParameters:
         temperature_ladder(self.t_min, self.t_max, self.n_temps, self.ladder)
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
+        object.__setattr__(self, "kernel", kernels.resolve_kernel(self.kernel, self.disorder))
 
     @property
     def n_sweeps_run(self) -> int:
@@ -197,6 +204,7 @@ class SimulationState:
         try:
             with np.load(path) as data:
                 stored = json.loads(str(data["parameters"]))
+                stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
                 if stored != json.loads(json.dumps(params.to_dict(), sort_keys=True)):
                     raise ValueError(
                         f"checkpoint {path} was written for other parameters ({stored}); "
@@ -231,10 +239,8 @@ class SimulationState:
 
 def _run(state: SimulationState, params: SimulationParameters, neighbour_table: np.ndarray,
          betas: np.ndarray, n_sweeps: int, measure: bool, threads: int) -> None:
-    _kernel.run_sweeps(state.spins, state.slot_at_temp, state.energies, state.neighbour_couplings,
-                       neighbour_table, betas, state.rng_state, state.swap_accepted,
-                       state.bin_energy, state.bin_q2, state.bin_link, state.sweeps_done, n_sweeps,
-                       params.swap_interval, measure, threads)
+    kernels.run_sweeps(params.kernel, state, neighbour_table, betas, state.sweeps_done, n_sweeps,
+                       params.swap_interval, measure, threads, params.disorder)
     state.sweeps_done += n_sweeps
 
 
@@ -274,7 +280,7 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
     table = neighbours(params.L)
     betas = 1.0 / params.temperatures
     flips_per_sweep = len(params.instances) * 2 * params.n_temps * params.L**3
-    chunk = max(1, _FLIPS_PER_CALL // flips_per_sweep)
+    chunk = max(1, _FLIPS_PER_CALL * kernels.RELATIVE_SPEED[params.kernel] // flips_per_sweep)
     last_save = time.monotonic()
     n_run = params.n_sweeps_run
     while state.snapshots_done < params.n_snapshots:
