@@ -136,3 +136,26 @@ def test_cli_summary_errors_exit_2(estimates_files, tmp_path, capsys, problem):
         main(args)
     assert exc.value.code == 2
     assert expect in capsys.readouterr().err
+
+
+def _audit_report(path, L, verdict, checks):
+    report = {"format": "sgpoison-audit", "L": L, "verdict": verdict, "failing_checks": checks,
+              "thermalization": {"verdict": "thermalized" if not checks else "not thermalized"},
+              "labels": {"verdict": "pass"}}
+    path.write_text(json.dumps(report))
+    return str(path)
+
+
+def test_per_size_audit_reports_combine_into_the_scenario_verdict(estimates_files, tmp_path):
+    """The workflow passes one sgpoison audit report per L; any failing L fails the scenario."""
+    reports = [_audit_report(tmp_path / "a4.json", 4, "pass", []),
+               _audit_report(tmp_path / "a6.json", 6, "fail", ["thermalization.q2_log_bins: drift"])]
+    combined = summary.load_audit(reports)
+    assert combined == {"verdict": "fail", "failing_checks": ["L=6: thermalization.q2_log_bins: drift"]}
+    assert summary.load_audit(reports[:1]) == {"verdict": "pass", "failing_checks": []}
+    assert summary.parse_assignments(["clean=a", "clean=b", "x=c"], "--audit", repeatable=True) == {
+        "clean": ["a", "b"], "x": ["c"]}
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"verdict": "pass", "failing_checks": []}))
+    with pytest.raises(summary.DataFormatError, match="several audit files"):
+        summary.load_audit([str(plain), reports[0]])

@@ -42,11 +42,10 @@ import numpy as np
 import xarray as xr
 from scipy import interpolate, optimize
 
-from sgpoison.dataset import DataFormatError, write_netcdf
+from sgpoison.dataset import PREDICTION_FORMAT, DataFormatError, write_netcdf
 from sgpoison.provenance import provenance
 
 #: ``format`` attribute of prediction files (written by ``sgpoison predict``)
-PREDICTION_FORMAT = "sgpoison-prediction"
 #: ``format`` entry of the estimates written by ``analyze`` and ``baseline``
 ESTIMATES_FORMAT = "sgpoison-estimates"
 ESTIMATES_FORMAT_VERSION = 1

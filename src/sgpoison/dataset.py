@@ -21,6 +21,10 @@ import xarray as xr
 FORMAT_NAME = "sgpoison-simulation"
 FORMAT_VERSION = 1
 
+#: prediction files (written by sgpoison.training.predict, read by sgpoison.analysis)
+PREDICTION_FORMAT = "sgpoison-prediction"
+PREDICTION_FORMAT_VERSION = 1
+
 #: variable name -> dimensions, for simulation files
 SIMULATION_VARIABLES: dict[str, tuple[str, ...]] = {
     "overlap": ("instance", "temperature", "snapshot", "x", "y", "z"),

@@ -46,7 +46,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sgpoison.dataset import DataFormatError, open_simulation, write_netcdf
+from sgpoison.dataset import (PREDICTION_FORMAT, PREDICTION_FORMAT_VERSION, DataFormatError,
+                              open_simulation, write_netcdf)
 from sgpoison.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,6 @@ log = logging.getLogger(__name__)
 #: name of the metadata member embedded in the ``.keras`` archive
 METADATA_MEMBER = "sgpoison_metadata.json"
 METADATA_FORMAT = "sgpoison-model"
-PREDICTION_FORMAT = "sgpoison-prediction"
-PREDICTION_FORMAT_VERSION = 1
 
 #: columns of the training history CSV
 HISTORY_COLUMNS = (

@@ -25,9 +25,10 @@ CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
 DISORDERS = ("gaussian", "bimodal")
 #: sweep fraction of every bimodal simulation (the data the networks classify)
 BIMODAL_SWEEP_FRACTION = 1.0
-#: rough cost of one spin-flip attempt, used only to estimate Slurm run times.
-#: TODO(lead): replace with the engine benchmark (ns per spin flip, one thread).
-NANOSECONDS_PER_SPIN_FLIP = 20.0
+#: cost of one spin-flip attempt (one thread, measurements on) of the default kernels in a
+#: portable build (docs/benchmarks.md: lanes 6.6 ns Gaussian, multispin 0.44 ns bimodal;
+#: host builds are 4x faster); used only to size Slurm run times
+NANOSECONDS_PER_SPIN_FLIP = {"gaussian": 7.0, "bimodal": 1.0}
 
 
 class ConfigError(Exception):
@@ -361,7 +362,8 @@ def get_simulate_runtime(wildcards, attempt):
         parameters["n_snapshots"] * parameters["measure_interval"]
     )
     flips = (stop - start) * 2 * parameters["n_temps"] * int(wildcards.L) ** 3 * sweeps
-    minutes = 3 * flips * NANOSECONDS_PER_SPIN_FLIP * 1e-9 / 60
+    nanoseconds = NANOSECONDS_PER_SPIN_FLIP[wildcards.disorder]
+    minutes = 3 * flips * nanoseconds * 1e-9 / 60
     return max(10, math.ceil(minutes)) * attempt
 
 
