@@ -940,12 +940,15 @@ def evaluate_checks(central: ChainResult, boot: BootstrapSamples, temperature: n
                                "inverse_nu_ml": central.inverse_nu_ml}
 
     ok = math.isfinite(central.Tc_linear)
-    checks["crossing_in_window"] = {
-        "passed": ok,
-        "detail": (f"linear coefficient changes sign at T = {central.Tc_linear:.4f}" if ok else
-                   "the linear coefficient of <p> vs L^(1/nu_ml) does not change sign (negative to "
-                   f"positive) inside [{temperature[0]:g}, {temperature[-1]:g}]; the curves do not cross"),
-    }
+    testable = math.isfinite(central.nu_ml)
+    if ok:
+        detail = f"linear coefficient changes sign at T = {central.Tc_linear:.4f}"
+    elif not testable:
+        detail = "not tested: the linear coefficient of <p> vs L^(1/nu_ml) needs nu_ml"
+    else:
+        detail = ("the linear coefficient of <p> vs L^(1/nu_ml) does not change sign (negative to "
+                  f"positive) inside [{temperature[0]:g}, {temperature[-1]:g}]")
+    checks["crossing_in_window"] = {"passed": ok, "tested": testable, "detail": detail}
 
     z = settings.significance_z
     ok = bool(central.z_below >= z and central.z_above >= z)
@@ -967,7 +970,9 @@ def evaluate_checks(central: ChainResult, boot: BootstrapSamples, temperature: n
     ok = frac >= settings.min_pair_crossing_fraction
     checks["successive_crossings"] = {
         "passed": bool(ok), "fraction": frac, "threshold": settings.min_pair_crossing_fraction,
-        "detail": f"{n_cross} of {n_pairs} successive-size pairs cross inside the temperature window",
+        "detail": (f"{n_cross} of {n_pairs} successive-size pairs cross inside the temperature window"
+                   + (" (at T = " + ", ".join(f"{t:.3f}" for t in central.pair_crossings
+                                               if math.isfinite(t)) + ")" if n_cross else "")),
     }
 
     samples = boot.scalars["Tc_linear"]
@@ -976,14 +981,15 @@ def evaluate_checks(central: ChainResult, boot: BootstrapSamples, temperature: n
     width = hi - lo
     ok = frac >= settings.min_bootstrap_fraction and width <= settings.max_interval_fraction * window
     if frac < settings.min_bootstrap_fraction:
-        detail = (f"a crossing exists in only {100 * frac:.0f}% of the bootstrap samples "
+        detail = (f"Tc_linear (sign change of the linear coefficient) exists in only "
+                  f"{100 * frac:.0f}% of the bootstrap samples "
                   f"(need >= {100 * settings.min_bootstrap_fraction:.0f}%)")
     elif not width <= settings.max_interval_fraction * window:
         detail = (f"the bootstrap interval of the crossing [{lo:.3f}, {hi:.3f}] spans more than "
                   f"{settings.max_interval_fraction:g} of the temperature window")
     else:
         detail = f"crossing in {100 * frac:.0f}% of bootstrap samples, interval [{lo:.4f}, {hi:.4f}]"
-    checks["crossing_stable"] = {"passed": bool(ok), "bootstrap_fraction": frac,
+    checks["crossing_stable"] = {"passed": bool(ok), "tested": testable, "bootstrap_fraction": frac,
                                  "interval_width": width, "detail": detail}
 
     if settings.collapse:
