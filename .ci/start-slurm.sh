@@ -36,11 +36,19 @@ for tool in slurmctld slurmd slurmdbd munged mariadbd sacctmgr; do
 done
 export PATH="/usr/sbin:/usr/bin:$PATH"
 
-if scontrol ping 2>/dev/null | grep -q "is UP"; then
-    log "a Slurm controller is already up; nothing to do"
+if scontrol ping 2>/dev/null | grep -q "is UP" && timeout 20 sacct -n -X >/dev/null 2>&1; then
+    log "a Slurm cluster with accounting is already up; nothing to do"
     sinfo
     exit 0
 fi
+# leftovers of a cluster that is down or lost its accounting database: stop them, start afresh
+for daemon in slurmd slurmctld slurmdbd mariadbd; do
+    pkill -x "$daemon" 2>/dev/null || true
+done
+for _ in $(seq 1 20); do
+    pgrep -x 'slurmd|slurmctld|slurmdbd|mariadbd' >/dev/null || break
+    sleep 0.5
+done
 
 HOST="$(hostname -s)"
 CPUS="$(nproc)"

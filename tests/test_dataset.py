@@ -52,6 +52,12 @@ def test_merge_concatenates_and_refuses_mixed_parameters(batches, tmp_path):
     other = simulate(params(instance_start=5, instance_stop=6, sweep_fraction=0.5), tmp_path / "o.nc")
     with pytest.raises(DataFormatError, match="sweep_fraction"):
         merge_simulations([a, other], tmp_path / "bad.nc")
+    scalar = simulate(params(instance_start=5, instance_stop=6, kernel="scalar"), tmp_path / "s.nc")
+    with pytest.raises(DataFormatError, match="kernel = scalar"):  # a and b use the default (lanes)
+        merge_simulations([a, scalar], tmp_path / "bad.nc")
+    merged_params = json.loads(merged.attrs["parameters"])
+    assert merged_params["instances"] == ["2:5", "0:2"]
+    assert [m["instances"] for m in json.loads(merged.attrs["merged_from"])] == ["2:5", "0:2"]
     with pytest.raises(DataFormatError, match="more than one"):
         merge_simulations([a, a], tmp_path / "dup.nc")
     assert not (tmp_path / "bad.nc").exists()
@@ -110,6 +116,36 @@ def test_simulate_cli_bad_arguments_exit_2(bad, tmp_path):
     assert res.returncode == 2, res.stderr
     assert "error" in res.stderr
     assert not (tmp_path / "x.nc").exists()
+
+
+def _simulate_cli(tmp_path, *extra):
+    return subprocess.run([sys.executable, "-m", "sgpoison.cli", "simulate", "--L", "3", "--disorder",
+                           "gaussian", "--instances", "0:2", "--n-sweeps", "8", "--t-min", "0.5",
+                           "--t-max", "1.5", "--n-temps", "3", "--n-snapshots", "2", *extra],
+                          capture_output=True, text=True)
+
+
+def test_simulate_cli_refuses_bad_outputs_and_checkpoints_before_running(tmp_path):
+    res = _simulate_cli(tmp_path, "--out", str(tmp_path))
+    assert res.returncode == 2 and "--out" in res.stderr and "is a directory" in res.stderr
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_text("garbage")
+    res = _simulate_cli(tmp_path, "--checkpoint", str(damaged), "--out", str(tmp_path / "a.nc"))
+    assert res.returncode == 2 and "damaged.npz is damaged" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "a.nc").exists()
+    # a checkpoint in a directory that does not exist yet is created there
+    res = _simulate_cli(tmp_path, "--checkpoint", str(tmp_path / "new" / "ck.npz"),
+                        "--checkpoint-every", "0", "--out", str(tmp_path / "b.nc"))
+    assert res.returncode == 0, res.stderr
+    res = _simulate_cli(tmp_path, "--t-max", "inf", "--out", str(tmp_path / "c.nc"))
+    assert res.returncode == 2 and "--t-max" in res.stderr
+
+
+def test_cli_bad_input_file_names_it_without_traceback(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "sgpoison.cli", "merge", "--inputs",
+                          str(tmp_path / "missing.nc"), "--out", str(tmp_path / "m.nc")],
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "missing.nc" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_simulate_cli_writes_file(tmp_path):

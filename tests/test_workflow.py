@@ -183,6 +183,12 @@ INVALID = {
     "scenario name": (_bad_scenario_name, "config key scenarios:"),
     "missing key": (_missing_key, "n_sweeps"),
     "t_min above t_max": (_t_min_above_t_max, "simulation.bimodal[2].t_min"),
+    "fractional L": (lambda c: c["sizes"].__setitem__(0, 4.0), "sizes[0]"),
+    "one bimodal instance": (lambda c: c["simulation"]["bimodal"][0].__setitem__("n_instances", 1),
+                             "simulation.bimodal[0].n_instances"),
+    "no training instances left": (lambda c: c["network"].__setitem__("validation_fraction", 0.99),
+                                    "simulation.gaussian[0].n_instances"),
+    "unknown audit policy": (lambda c: c.__setitem__("audit", {"policy": "maybe"}), "audit.policy"),
 }
 
 

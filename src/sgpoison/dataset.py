@@ -174,26 +174,47 @@ def _validate(ds: xr.Dataset, path: Path, required: set[str]) -> None:
         raise DataFormatError(f"{path}: no disorder instances")
 
 
+def _plain(value):
+    """A NumPy scalar as a plain Python value (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _job_independent(params: dict) -> dict:
+    """Parameters of a simulation job without those that differ between its batches."""
+    return {k: v for k, v in params.items() if k not in ("instance_start", "instance_stop", "instances")}
+
+
 def merge_simulations(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> Path:
     """Concatenate simulation files of instance batches into one file (atomically).
 
     Raises
     ------
     DataFormatError
-        If a file is invalid, the files disagree in ``L``, disorder, sweeps,
-        sweep fraction, seed or temperatures, or an instance appears twice.
+        If a file is invalid, the files disagree in any parameter but their
+        instance range (``L``, disorder, sweeps, sweep fraction, seed, kernel,
+        temperatures, ...), or an instance appears twice. The merged file's
+        ``parameters`` lists the instance ranges of the inputs and
+        ``merged_from`` each input's path, git commit, creation time and version.
     """
     if not paths:
         raise DataFormatError("merge_simulations: no input files")
     datasets = [open_simulation(p) for p in paths]
     try:
         ref = datasets[0]
+        ref_params = _job_independent(parameters_of(ref))
         for p, ds in zip(paths[1:], datasets[1:]):
             for key in _MERGE_KEYS:
                 if ds.attrs[key] != ref.attrs[key]:
                     raise DataFormatError(
-                        f"{p}: attribute {key}={ds.attrs[key]!r} differs from "
-                        f"{paths[0]}: {key}={ref.attrs[key]!r}; cannot merge files with mixed parameters")
+                        f"{p}: attribute {key} = {_plain(ds.attrs[key])} differs from "
+                        f"{paths[0]}: {key} = {_plain(ref.attrs[key])}; cannot merge files with mixed parameters")
+            params = _job_independent(parameters_of(ds))
+            differing = sorted(k for k in set(params) | set(ref_params) if params.get(k) != ref_params.get(k))
+            if differing:
+                raise DataFormatError(
+                    f"{p}: parameter(s) {', '.join(f'{k} = {params.get(k)}' for k in differing)} differ from "
+                    f"{paths[0]} ({', '.join(f'{k} = {ref_params.get(k)}' for k in differing)}); "
+                    "cannot merge files with mixed parameters")
             if not np.array_equal(ds["temperature"].values, ref["temperature"].values):
                 raise DataFormatError(f"{p}: temperature ladder differs from {paths[0]}")
         merged = xr.concat(datasets, dim="instance", data_vars="minimal", coords="minimal",
@@ -202,10 +223,13 @@ def merge_simulations(paths: Sequence[str | os.PathLike], out: str | os.PathLike
         if len(np.unique(inst)) != len(inst):
             raise DataFormatError(f"instances appear in more than one of {list(map(str, paths))}")
         merged = merged.sortby("instance")
-        params = parameters_of(ref)
-        params.pop("instances", None)
+        params = _job_independent(parameters_of(ref))
+        params["instances"] = [parameters_of(ds).get("instances") for ds in datasets]
         merged.attrs["parameters"] = json.dumps(params, sort_keys=True)
-        merged.attrs["merged_from"] = json.dumps([str(p) for p in paths])
+        merged.attrs["merged_from"] = json.dumps([
+            {"path": str(p), "git_commit": ds.attrs.get("git_commit"), "created": ds.attrs.get("created"),
+             "sgpoison_version": ds.attrs.get("sgpoison_version"), "instances": parameters_of(ds).get("instances")}
+            for p, ds in zip(paths, datasets)])
         merged.attrs["n_instances"] = int(len(inst))
         merged = merged.load()
     finally:

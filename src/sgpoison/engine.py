@@ -181,7 +181,8 @@ class SimulationState:
 
     # -- checkpointing -------------------------------------------------------------
     def save(self, path: Path, params: SimulationParameters) -> None:
-        """Write the state to ``path`` (.npz) atomically."""
+        """Write the state to ``path`` (.npz) atomically, creating its directory."""
+        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {name: getattr(self, name) for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
         os.close(fd)
@@ -199,25 +200,30 @@ class SimulationState:
         Raises
         ------
         ValueError
-            If the checkpoint belongs to other parameters or is damaged.
+            If the checkpoint belongs to other parameters (the message lists the
+            parameters that differ) or is damaged.
         """
         try:
-            with np.load(path) as data:
+            with np.load(path, allow_pickle=False) as data:
                 stored = json.loads(str(data["parameters"]))
-                stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
-                if stored != json.loads(json.dumps(params.to_dict(), sort_keys=True)):
-                    raise ValueError(
-                        f"checkpoint {path} was written for other parameters ({stored}); "
-                        "delete it or use another --checkpoint path")
-                for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS:
-                    value = data[name]
-                    if value.shape != getattr(self, name).shape:
-                        raise ValueError(f"checkpoint {path}: array {name!r} has shape "
-                                         f"{value.shape}, expected {getattr(self, name).shape}")
-                    getattr(self, name)[...] = value
-                self.sweeps_done, self.snapshots_done = (int(c) for c in data["counters"])
-        except (OSError, KeyError, EOFError, json.JSONDecodeError) as exc:
-            raise ValueError(f"checkpoint {path} is damaged ({exc}); delete it to start afresh") from exc
+                arrays = {name: data[name] for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
+                counters = data["counters"]
+        except (OSError, KeyError, EOFError, ValueError, json.JSONDecodeError) as exc:
+            raise ValueError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}); "
+                             "delete it to start afresh") from exc
+        stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
+        current = json.loads(json.dumps(params.to_dict(), sort_keys=True))
+        differing = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+        if differing:
+            changes = ", ".join(f"{k}: checkpoint {stored.get(k)}, now {current.get(k)}" for k in differing)
+            raise ValueError(f"checkpoint {path} was written for other parameters ({changes}); "
+                             "delete it or use another --checkpoint path")
+        for name, value in arrays.items():
+            if value.shape != getattr(self, name).shape:
+                raise ValueError(f"checkpoint {path}: array {name!r} has shape "
+                                 f"{value.shape}, expected {getattr(self, name).shape}")
+            getattr(self, name)[...] = value
+        self.sweeps_done, self.snapshots_done = (int(c) for c in counters)
 
     # -- measurement ---------------------------------------------------------------
     def record_snapshot(self, L: int) -> None:

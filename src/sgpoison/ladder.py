@@ -29,8 +29,10 @@ def temperature_ladder(t_min: float, t_max: float, n_temps: int, kind: str = "li
     ValueError
         If the bounds, count or kind are invalid.
     """
-    if not (np.isfinite(t_min) and np.isfinite(t_max)) or t_min <= 0:
+    if not np.isfinite(t_min) or t_min <= 0:
         raise ValueError(f"t_min must be a positive number, got {t_min!r}")
+    if not np.isfinite(t_max):
+        raise ValueError(f"t_max must be a finite number, got {t_max!r}")
     if t_min >= t_max:
         raise ValueError(f"t_min ({t_min}) must be smaller than t_max ({t_max})")
     if int(n_temps) != n_temps or n_temps < 2:

@@ -77,6 +77,12 @@ def check_config(config):
     """Raise ConfigError naming the key if the study cannot be run as configured."""
     sizes = config["sizes"]
     t_label = config["network"]["t_label"]
+    for index, L in enumerate(sizes):
+        if not isinstance(L, int) or isinstance(L, bool):
+            raise ConfigError(
+                f"sizes[{index}]: L = {L!r} must be a whole number (write 4, not 4.0)"
+            )
+    validation_fraction = config["network"]["validation_fraction"]
     for disorder in DISORDERS:
         rows = config["simulation"][disorder]
         seen = set()
@@ -85,6 +91,25 @@ def check_config(config):
             if row["L"] in seen:
                 raise ConfigError(f"{key}.L: L = {row['L']} is listed twice")
             seen.add(row["L"])
+            if not isinstance(row["L"], int) or isinstance(row["L"], bool):
+                raise ConfigError(f"{key}.L: L = {row['L']!r} must be a whole number")
+            n = row["n_instances"]
+            if disorder == "bimodal" and n < 2:
+                raise ConfigError(
+                    f"{key}.n_instances: {n} bimodal instance(s); the bootstrap error bars "
+                    "over disorder instances need at least 2"
+                )
+            n_val = (
+                0
+                if validation_fraction == 0
+                else max(1, round(validation_fraction * n))
+            )
+            if disorder == "gaussian" and n - n_val < 2:
+                raise ConfigError(
+                    f"{key}.n_instances: {n} Gaussian instance(s) with "
+                    f"network.validation_fraction = {validation_fraction} leave {n - n_val} "
+                    "training instance(s); at least 2 are needed"
+                )
             if row["t_min"] >= row["t_max"]:
                 raise ConfigError(
                     f"{key}.t_min: t_min = {row['t_min']} must be smaller than "

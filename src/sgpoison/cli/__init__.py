@@ -39,10 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from sgpoison.dataset import DataFormatError
+
     try:
         result = args.func(args, parser)
     except KeyboardInterrupt:
         return 130
+    except (DataFormatError, FileNotFoundError) as exc:  # bad input file: name it, no traceback
+        print(f"sgpoison {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     return int(result or 0)
 
 

@@ -56,8 +56,15 @@ def add_parser(subparsers) -> None:
 def run(args, parser) -> int:
     from sgpoison.engine import SimulationParameters, simulate, total_sweeps
 
+    from pathlib import Path
+
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
+    if args.checkpoint_every < 0:
+        parser.error(f"--checkpoint-every must be >= 0 seconds, got {args.checkpoint_every}")
+    for option, value in (("--out", args.out), ("--checkpoint", args.checkpoint)):
+        if value is not None and (Path(value).is_dir() or value.endswith("/")):
+            parser.error(f"{option} {value} is a directory; give a file name")
     try:
         params = SimulationParameters(
             L=args.L, disorder=args.disorder, instance_start=args.instances[0],
@@ -67,9 +74,27 @@ def run(args, parser) -> int:
             measure_interval=args.measure_interval, swap_interval=args.swap_interval, seed=args.seed,
             kernel=args.kernel)
     except ValueError as exc:
-        parser.error(str(exc))
+        parser.error(_option_names(str(exc)))
     with tqdm(total=total_sweeps(params), unit="sweep", desc=f"L={args.L} {args.disorder}",
               disable=None) as bar:
-        simulate(params, args.out, threads=args.threads, checkpoint=args.checkpoint,
-                 checkpoint_every=args.checkpoint_every, progress=bar.update)
+        try:
+            simulate(params, args.out, threads=args.threads, checkpoint=args.checkpoint,
+                     checkpoint_every=args.checkpoint_every, progress=bar.update)
+        except ValueError as exc:  # a checkpoint of other parameters, or a damaged one
+            parser.error(f"--checkpoint: {exc}")
     return 0
+
+
+#: parameter names of SimulationParameters -> the options that set them
+_OPTIONS = {"instance_start": "--instances", "instance_stop": "--instances", "n_sweeps": "--n-sweeps",
+            "sweep_fraction": "--sweep-fraction", "t_min": "--t-min", "t_max": "--t-max",
+            "n_temps": "--n-temps", "n_snapshots": "--n-snapshots",
+            "measure_interval": "--measure-interval", "swap_interval": "--swap-interval",
+            "seed": "--seed", "ladder": "--ladder", "kernel": "--kernel", "L": "--L",
+            "disorder": "--disorder", "instances": "--instances"}
+
+
+def _option_names(message: str) -> str:
+    """Replace a leading parameter name in a validation message by its option."""
+    name = message.split(" ", 1)[0]
+    return _OPTIONS[name] + message[len(name):] if name in _OPTIONS else message
