@@ -159,3 +159,8 @@ def test_per_size_audit_reports_combine_into_the_scenario_verdict(estimates_file
     plain.write_text(json.dumps({"verdict": "pass", "failing_checks": []}))
     with pytest.raises(summary.DataFormatError, match="several audit files"):
         summary.load_audit([str(plain), reports[0]])
+
+
+def test_scenario_name_must_match_its_estimates_file(estimates_files):
+    with pytest.raises(ValueError, match="analysis of scenario 'clean', not 'renamed'"):
+        summary.build_table({"renamed": estimates_files["clean"]}, estimates_files["baseline"])

@@ -204,7 +204,8 @@ def build_table(scenarios: Mapping[str, str | os.PathLike], baseline: str | os.P
     ------
     FileNotFoundError, DataFormatError, ValueError
         Missing/invalid files; an audit for an unknown scenario; no scenarios;
-        a scenario named ``conventional``.
+        a scenario named ``conventional``; a NAME that differs from the scenario
+        recorded in its estimates file.
     """
     if not scenarios:
         raise ValueError("no scenarios given")
@@ -215,8 +216,13 @@ def build_table(scenarios: Mapping[str, str | os.PathLike], baseline: str | os.P
     if unknown:
         raise ValueError(f"audit given for unknown scenario(s) {unknown}; scenarios are {list(scenarios)}")
     extras = {"audit": {name: load_audit(path) for name, path in audits.items()}}
-    rows = [make_row(name, load_estimates(path, kind="machine_learning"), str(path), extras)
-            for name, path in scenarios.items()]
+    rows = []
+    for name, path in scenarios.items():
+        est = load_estimates(path, kind="machine_learning")
+        if est.get("scenario") not in (None, "", name):
+            raise ValueError(f"--scenario {name}={path}: the file is the analysis of scenario "
+                             f"{est['scenario']!r}, not {name!r}")
+        rows.append(make_row(name, est, str(path), extras))
     if baseline is not None:
         rows.append(make_row(BASELINE_NAME, load_estimates(baseline, kind="conventional"), str(baseline), extras))
     table = pd.DataFrame(rows)
