@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.add_parser(subparsers)
+    parser.set_defaults(_subparsers=subparsers)
     return parser
 
 
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from sgpoison.dataset import DataFormatError
 
     try:
-        result = args.func(args, parser)
+        # errors reported through the command's own parser show the command's usage line
+        result = args.func(args, args._subparsers.choices[args.command])
     except KeyboardInterrupt:
         return 130
     except (DataFormatError, FileNotFoundError) as exc:  # bad input file: name it, no traceback
