@@ -35,29 +35,9 @@ ctypedef cnp.int64_t int64_t
 ctypedef cnp.int32_t int32_t
 ctypedef cnp.int8_t int8_t
 
+from sgpoison._xoshiro cimport _uniform
+
 cnp.import_array()
-
-
-cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
-    return (x << k) | (x >> (64 - k))
-
-
-cdef inline uint64_t _next(uint64_t* s) noexcept nogil:
-    """xoshiro256** 1.0 (Blackman & Vigna 2018)."""
-    cdef uint64_t result = _rotl(s[1] * 5, 7) * 9
-    cdef uint64_t t = s[1] << 17
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotl(s[3], 45)
-    return result
-
-
-cdef inline double _uniform(uint64_t* s) noexcept nogil:
-    """Uniform double in [0, 1) with 53 random bits."""
-    return (_next(s) >> 11) * (1.0 / 9007199254740992.0)
 
 
 def uniforms(uint64_t[::1] state, Py_ssize_t n):

@@ -62,6 +62,7 @@ from libc.stdint cimport uint64_t
 ctypedef cnp.int64_t int64_t
 ctypedef cnp.int32_t int32_t
 ctypedef cnp.int8_t int8_t
+from sgpoison._xoshiro cimport _rotl
 
 cnp.import_array()
 
@@ -352,10 +353,6 @@ def _aligned_empty(n_rows, row_length, dtype):
 
 
 # -- per-lane scalar random numbers (parallel tempering) ------------------------------------
-
-cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
-    return (x << k) | (x >> (64 - k))
-
 
 cdef inline double _lane_uniform(uint64_t* s) noexcept nogil:
     """xoshiro256+ step of one lane (state words LANES apart); uniform with 53 random bits."""

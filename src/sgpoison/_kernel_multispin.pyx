@@ -52,6 +52,7 @@ from libc.stdint cimport uint64_t, uint32_t
 ctypedef cnp.int64_t int64_t
 ctypedef cnp.int32_t int32_t
 ctypedef cnp.int8_t int8_t
+from sgpoison._xoshiro cimport _next
 
 from sgpoison._kernel_lanes import checkerboard_order
 
@@ -398,23 +399,6 @@ def _lattice_tables(neighbours):
 
 
 # -- random numbers of the instances (scalar) ------------------------------------------------
-
-cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
-    return (x << k) | (x >> (64 - k))
-
-
-cdef inline uint64_t _next(uint64_t* s) noexcept nogil:
-    """xoshiro256** 1.0, as the scalar kernel."""
-    cdef uint64_t result = _rotl(s[1] * 5, 7) * 9
-    cdef uint64_t t = s[1] << 17
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotl(s[3], 45)
-    return result
-
 
 cdef inline uint64_t _splitmix(uint64_t z) noexcept nogil:
     """SplitMix64 finaliser (Steele, Lea & Flood 2014): decorrelates seeds drawn in sequence."""
