@@ -226,9 +226,9 @@ class SimulationState:
         self.sweeps_done, self.snapshots_done = (int(c) for c in counters)
 
     # -- measurement ---------------------------------------------------------------
-    def record_snapshot(self, L: int) -> None:
+    def record_snapshot(self, neighbour_table: np.ndarray) -> None:
         """Store overlaps, energies per spin, q and q_l of the current configurations."""
-        N = L**3
+        N = neighbour_table.shape[0]
         k = self.snapshots_done
         slots = self.slot_at_temp[..., None]  # (n_inst, 2, n_T, 1)
         sa = np.take_along_axis(self.spins[:, 0], slots[:, 0], axis=1)
@@ -237,7 +237,7 @@ class SimulationState:
         self.overlap[:, :, k] = qi
         self.energy[:, :, k] = np.take_along_axis(self.energies, self.slot_at_temp, axis=2).transpose(0, 2, 1) / N
         self.q[:, :, k] = qi.mean(axis=-1, dtype=np.float64)
-        nb = neighbours(L)[:, :3]
+        nb = neighbour_table[:, :3]
         qf = qi.astype(np.float64)
         self.link_overlap[:, :, k] = np.mean(qf[..., :, None] * qf[..., nb], axis=(-2, -1))
         self.snapshots_done += 1
@@ -296,7 +296,7 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
         else:
             target = n_run + state.snapshots_done * params.measure_interval
             if state.sweeps_done == target:
-                state.record_snapshot(params.L)
+                state.record_snapshot(table)
                 n = 0
             else:
                 n = min(chunk, target - state.sweeps_done)
