@@ -20,14 +20,14 @@ if not portable:
 
 extensions = [
     Extension(
-        f"sgpoison.{name}",
-        [f"src/sgpoison/{name}.pyx"],
+        f"sgpoison.mc.{name}",
+        [f"src/sgpoison/mc/{name}.pyx"],
         include_dirs=[numpy.get_include()],
         extra_compile_args=compile_args,
         extra_link_args=["-fopenmp"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
-    # scalar reference kernel, SIMD-lane kernel, multi-spin coding (src/sgpoison/kernels.py)
+    # scalar reference kernel, SIMD-lane kernel, multi-spin coding (src/sgpoison/mc/kernels.py)
     for name in ("_kernel", "_kernel_lanes", "_kernel_multispin")
 ]
 

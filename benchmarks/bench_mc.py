@@ -70,7 +70,7 @@ def build_portable() -> Path:
     subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(out / "lib"),
                     "--build-temp", str(out / "tmp")], cwd=REPOSITORY, env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    return out / "lib" / "sgpoison"
+    return out / "lib" / "sgpoison" / "mc"
 
 
 def cpu_model() -> str:
@@ -96,9 +96,9 @@ def cpu_flags() -> set[str]:
 def time_kernel(kernel: str, L: int, disorder: str, threads: int, instances: int, seconds: float,
                 repeats: int, measure: bool) -> float:
     """Minimum wall ns per flip of ``repeats`` runs of about ``seconds`` each."""
-    from sgpoison import kernels
-    from sgpoison.engine import SimulationParameters, SimulationState
-    from sgpoison.lattice import neighbours
+    from sgpoison.mc import kernels
+    from sgpoison.mc.parallel_tempering import SimulationParameters, SimulationState
+    from sgpoison.mc.lattice import neighbours
 
     params = SimulationParameters(L=L, disorder=disorder, instance_start=0, instance_stop=instances,
                                   n_sweeps=1 << 20, t_min=T_MIN, t_max=T_MAX, n_temps=N_TEMPS,
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--disorders", nargs="+", default=["gaussian", "bimodal"])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--kernels", nargs="+", default=None, help="default: all of sgpoison.kernels")
+    parser.add_argument("--kernels", nargs="+", default=None, help="default: all of sgpoison.mc.kernels")
     parser.add_argument("--instances", type=int, default=128,
                         help="disorder instances per run (default 128: 16 batches of 8 lanes, "
                              "2 batches of 64 bits, so that 2 threads have equal work)")
@@ -151,11 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peapods", action="store_true")
     args = parser.parse_args(argv)
 
-    import sgpoison
+    import sgpoison.mc
 
     if args.portable:
-        sgpoison.__path__.insert(0, str(build_portable()))
-    from sgpoison import _kernel_lanes, kernels
+        sgpoison.mc.__path__.insert(0, str(build_portable()))
+    from sgpoison.mc import _kernel_lanes, kernels
 
     kernel_names = args.kernels or list(kernels.KERNELS)
     flags = cpu_flags()

@@ -5,12 +5,12 @@ Usage::
     python benchmarks/bench_training.py [--sizes 8 16] [--iterations 40] [--warmup 5]
                                         [--batch-size 1000] [--threads 2] [--out results.json]
 
-For each L a synthetic simulation file (tests/synthetic.py; 8 instances x 10
+For each L a synthetic simulation file (tests/builders.py; 8 instances x 10
 temperatures x 100 snapshots) is written to a temporary directory, then a
 separate Python process (so that peak memory is per L) measures
 
 * the ``tf.data`` pipeline alone (NetCDF read, shuffle, batch, cast): batches/s;
-* training with :func:`sgpoison.training.train`: the steady-state time per
+* training with :func:`sgpoison.ml.train.train`: the steady-state time per
   iteration between the history row after ``--warmup`` iterations (graph
   tracing done) and the last row, with validation on 1000 examples at each row;
   reported as samples/s and extrapolated to 1e4 iterations (paper Table III);
@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 def measure(L: int, data: Path, iterations: int, warmup: int, batch_size: int, threads: int | None) -> dict:
     """Run in a fresh process: pipeline and training throughput for one L."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from sgpoison.training import OverlapBlocks, TrainingConfig, configure_tensorflow, prepare_training_set, train
+    from sgpoison.ml.train import OverlapBlocks, TrainingConfig, configure_tensorflow, prepare_training_set, train
 
     config = TrainingConfig(iterations=warmup + iterations, batch_size=batch_size, report_every=warmup,
                             validation_examples=1000, validation_fraction=0.125, threads=threads, seed=0)
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         print(json.dumps(measure(L, data, args.iterations, args.warmup, args.batch_size, args.threads)))
         return 0
 
-    from synthetic import write_synthetic_simulation
+    from builders import write_synthetic_simulation
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:

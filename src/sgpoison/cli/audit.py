@@ -1,10 +1,10 @@
 """``sgpoison audit``: audit a training set (thermalization and labels) before training.
 
-The work is done by :func:`sgpoison.audit.audit_training_set`; TensorFlow is
+The work is done by :func:`sgpoison.audit.report.audit_training_set`; TensorFlow is
 imported only when the data-driven label-noise estimate runs.
 
 Exit status: 0 if the audit passes, or fails under ``--policy warn``;
-3 (:data:`sgpoison.audit.REFUSE_EXIT_CODE`) if it fails under
+3 (:data:`sgpoison.audit.report.REFUSE_EXIT_CODE`) if it fails under
 ``--policy refuse`` (the JSON report is written first); 2 for bad arguments;
 1 for a missing or invalid data file.
 """
@@ -72,9 +72,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison.audit import (REFUSE_EXIT_CODE, AuditConfig, AuditError, audit_training_set,
+    from sgpoison.audit.report import (REFUSE_EXIT_CODE, AuditConfig, AuditError, audit_training_set,
                                 summary_line, write_report)
-    from sgpoison.dataset import DataFormatError
+    from sgpoison.io.formats import DataFormatError
 
     if not args.data.is_file():
         parser.error(f"argument --data: {args.data}: no such file")
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         if args.L is not None:
-            from sgpoison.dataset import open_simulation
+            from sgpoison.io.formats import open_simulation
 
             with open_simulation(args.data, variables=()) as ds:
                 if int(ds.attrs["L"]) != args.L:

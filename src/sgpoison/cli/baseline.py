@@ -26,8 +26,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison import baseline, figures
-    from sgpoison.dataset import DataFormatError
+    from sgpoison.fss import conventional as baseline
+    from sgpoison.report import figures
+    from sgpoison.io.formats import DataFormatError
 
     if args.n_bootstrap < 10:
         parser.error(f"--n-bootstrap: must be at least 10, got {args.n_bootstrap}")

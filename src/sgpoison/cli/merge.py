@@ -13,7 +13,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, parser) -> int:
-    from sgpoison.dataset import merge_simulations
+    from sgpoison.io.formats import merge_simulations
 
     merge_simulations(args.inputs, args.out)
     return 0

@@ -1,6 +1,6 @@
 """``sgpoison predict``: p(T) of every instance and temperature of a simulation file.
 
-The work is done by :func:`sgpoison.training.predict`; TensorFlow is imported
+The work is done by :func:`sgpoison.ml.train.predict`; TensorFlow is imported
 only when the command runs.
 """
 
@@ -35,8 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison.dataset import DataFormatError
-    from sgpoison.training import TrainingError
+    from sgpoison.io.formats import DataFormatError
+    from sgpoison.ml.train import TrainingError
 
     for option, path in (("--model", args.model), ("--data", args.data)):
         if not path.is_file():
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    from sgpoison.training import predict
+    from sgpoison.ml.train import predict
 
     try:
         predict(args.model, args.data, out=args.out, batch_size=args.batch_size, threads=args.threads)

@@ -6,7 +6,7 @@ import argparse
 
 from tqdm import tqdm
 
-from sgpoison.kernels import KERNELS
+from sgpoison.mc.kernels import KERNELS
 
 
 def _instance_range(text: str) -> tuple[int, int]:
@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=1, help="master seed (>= 0)")
     p.add_argument("--threads", type=int, default=1, help="OpenMP threads over instances")
     p.add_argument("--kernel", choices=("auto",) + KERNELS, default="auto",
-                   help="Monte Carlo kernel (sgpoison.kernels): 'scalar' is the reference, 'lanes' "
+                   help="Monte Carlo kernel (sgpoison.mc.kernels): 'scalar' is the reference, 'lanes' "
                         "updates 8 instances per SIMD vector, 'multispin' (bimodal only) 64 "
                         "instances per machine word; 'auto' (default) picks the fastest tested one "
                         "(lanes for Gaussian, multispin for bimodal). Kernels agree statistically, "
@@ -54,7 +54,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, parser) -> int:
-    from sgpoison.engine import SimulationParameters, simulate, total_sweeps
+    from sgpoison.mc.parallel_tempering import SimulationParameters, simulate, total_sweeps
 
     from pathlib import Path
 

@@ -26,8 +26,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison import summary
-    from sgpoison.dataset import DataFormatError
+    from sgpoison.report import summary
+    from sgpoison.io.formats import DataFormatError
 
     try:
         scenarios = summary.parse_assignments(args.scenario, "--scenario")

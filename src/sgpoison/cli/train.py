@@ -1,6 +1,6 @@
 """``sgpoison train``: train the phase classifier of one L on a simulation file.
 
-The work is done by :func:`sgpoison.training.train`; TensorFlow is imported
+The work is done by :func:`sgpoison.ml.train.train`; TensorFlow is imported
 only when the command runs, so ``sgpoison --help`` stays fast.
 """
 
@@ -52,8 +52,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison.dataset import DataFormatError
-    from sgpoison.training import TrainingConfig, TrainingError
+    from sgpoison.io.formats import DataFormatError
+    from sgpoison.ml.train import TrainingConfig, TrainingError
 
     if not args.data.is_file():
         parser.error(f"argument --data: {args.data}: no such file")
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    from sgpoison.training import train
+    from sgpoison.ml.train import train
 
     try:
         train(args.data, config, model_out=args.out, history_out=args.history,

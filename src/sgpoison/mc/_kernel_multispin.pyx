@@ -1,0 +1,678 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Multi-spin-coding kernel for bimodal couplings: one bit per disorder instance.
+
+Same semantics and engine-side state layout as :mod:`sgpoison.mc._kernel` (see its
+docstring), for J = +-1 only; statistically, not bitwise, identical to it.
+
+Layout
+------
+A batch holds 64 disorder instances: bit l of every word belongs to instance
+``first + l`` (instances beyond the job are padding bits, never tested nor
+measured). Spin bit 1 means s = -1, coupling bit 1 means J = -1, so the bond
+(i, j) is unsatisfied (J s_i s_j = -1) where s_i ^ s_j ^ J_ij is 1. The 2 n_T
+configurations of an instance are rows rho = 2 t + r (temperature t, replica r),
+kept in temperature order; 8 consecutive rows form a group stored as
+(site, row-in-group) words, so one 512-bit vector operation updates one site of
+8 rows x 64 instances. Sites are stored in checkerboard order (x+y+z even first).
+
+Metropolis update of site i (all bits at once)
+---------------------------------------------
+* n_unsat = number of unsatisfied bonds of i, by a bit-sliced adder of the six
+  words s_i ^ s_k ^ J_ik; dE = 2 s_i h_i = 12 - 4 n_unsat.
+* dE <= 0 (n_unsat >= 3): flip. Otherwise flip with probability p = exp(-4 beta),
+  exp(-8 beta), exp(-12 beta) for n_unsat = 2, 1, 0. Every bit draws its own
+  uniform u = 0.b1 b2 b3 ... bit by bit from random words (bit l of word k is bit
+  k of instance l's u) and compares it with the 64-bit fixed-point p (from
+  ``expl``) most significant bit first: the first bit where they differ decides
+  (u < p: flip). Words are drawn until every bit of the 8 rows is decided or 64
+  bits are equal (then no flip: P(flip) is p truncated to 64 bits, bias < 2^-64).
+  No random number is shared between bits.
+* Random words come from one xoshiro256++ stream per row (8 per vector, all
+  bits good), reseeded every sweep from the xoshiro256** stream of (instance
+  ``first``, replica r) through SplitMix64, so that no per-row state has to
+  outlive a sweep.
+* Energies E = 2 U - 3 N (U unsatisfied bonds) are recounted exactly after each
+  sweep by bit-sliced carry-save counting of the 3N bond words.
+
+Parallel tempering is decided instance by instance exactly as in the scalar
+kernel (uniform from the instance's own xoshiro256** stream, libm exp); the
+whole round is then applied as masked bit exchanges of rows in one pass over the sites. Measurements (q, q_l) are
+bit-sliced counts of the overlap words s^0 ^ s^1 and their bonds.
+
+Because the random words serve all 64 instances of a row, an instance's
+trajectory depends on which instances share its batch (batches are 64
+consecutive instances of the job), but not on the number of threads.
+"""
+
+import numpy as np
+cimport numpy as cnp
+from cython.parallel cimport prange, threadid
+from libc.math cimport exp
+from libc.stdint cimport uint64_t, uint32_t
+ctypedef cnp.int64_t int64_t
+ctypedef cnp.int32_t int32_t
+ctypedef cnp.int8_t int8_t
+from sgpoison.mc._xoshiro cimport _next
+
+from sgpoison.mc._kernel_lanes import checkerboard_order
+
+cnp.import_array()
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #include <math.h>
+    #include <immintrin.h>
+
+    #define MSC_ROWS 8       /* rows per group = 64-bit words per vector */
+    #define MSC_PLANES 16    /* bit planes of the vertical counters (counts < 65536) */
+    typedef uint64_t msc_v __attribute__((vector_size(8 * MSC_ROWS)));
+
+    static inline msc_v msc_load(const uint64_t *p) { msc_v v; memcpy(&v, p, sizeof v); return v; }
+    static inline void msc_store(uint64_t *p, msc_v v) { memcpy(p, &v, sizeof v); }
+    static inline msc_v msc_rotl(msc_v x, int k) { return (x << k) | (x >> (64 - k)); }
+    /* is any bit of v set? (one test instruction where the target has it) */
+    static inline int msc_any(msc_v v) {
+    #if defined(__AVX512F__)
+        return _mm512_test_epi64_mask((__m512i)v, (__m512i)v) != 0;
+    #elif defined(__AVX2__)
+        __m256i h[2];
+        memcpy(h, &v, sizeof v);
+        __m256i x = _mm256_or_si256(h[0], h[1]);
+        return !_mm256_testz_si256(x, x);
+    #else
+        __m128i q[4];
+        memcpy(q, &v, sizeof v);
+        __m128i x = _mm_or_si128(_mm_or_si128(q[0], q[1]), _mm_or_si128(q[2], q[3]));
+        return _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128())) != 0xFFFF;
+    #endif
+    }
+
+    /* xoshiro256++ 1.0 (Blackman & Vigna 2018): all 64 output bits are good */
+    static inline msc_v msc_next(msc_v *s) {
+        msc_v result = msc_rotl(s[0] + s[3], 23) + s[0];
+        msc_v t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = msc_rotl(s[3], 45);
+        return result;
+    }
+
+    /* floor(exp(-k beta) 2^64), at most 2^64 - 1: the fixed-point acceptance probability */
+    static uint64_t msc_fixed_point(double beta, int k) {
+        long double x = ldexpl(expl(-(long double)k * (long double)beta), 64);
+        if (x >= 18446744073709551615.0L) return UINT64_MAX;
+        return (uint64_t)x;
+    }
+
+    /* full adder on bit planes */
+    static inline void msc_add3(msc_v a, msc_v b, msc_v c, msc_v *sum, msc_v *carry) {
+        msc_v u = a ^ b;
+        *sum = u ^ c;
+        *carry = (a & b) | (u & c);
+    }
+
+    /* Vertical (per bit, per row) counter: planes[b] holds bit b of every count. Words are
+       added 7 at a time: a 3-bit carry-save sum, then a ripple add into the planes. */
+    typedef struct { msc_v planes[MSC_PLANES]; msc_v pending[7]; int n; } msc_counter;
+
+    static inline void msc_counter_init(msc_counter *c) {
+        memset(c, 0, sizeof *c);
+    }
+
+    static inline void msc_counter_flush(msc_counter *c) {
+        msc_v zero = c->pending[0] ^ c->pending[0];
+        for (int k = c->n; k < 7; k++) c->pending[k] = zero;
+        msc_v s1, c1, s2, c2, b0, c3, b1, b2;
+        msc_add3(c->pending[0], c->pending[1], c->pending[2], &s1, &c1);
+        msc_add3(c->pending[3], c->pending[4], c->pending[5], &s2, &c2);
+        msc_add3(s1, s2, c->pending[6], &b0, &c3);
+        msc_add3(c1, c2, c3, &b1, &b2);
+        msc_v carry = c->planes[0] & b0;                       /* planes += b2 b1 b0 */
+        c->planes[0] ^= b0;
+        msc_v sum;
+        msc_add3(c->planes[1], b1, carry, &sum, &carry);
+        c->planes[1] = sum;
+        msc_add3(c->planes[2], b2, carry, &sum, &carry);
+        c->planes[2] = sum;
+        for (int b = 3; b < MSC_PLANES; b++) {
+            msc_v t = c->planes[b] & carry;
+            c->planes[b] ^= carry;
+            carry = t;
+        }
+        c->n = 0;
+    }
+
+    static inline void msc_counter_add(msc_counter *c, msc_v x) {
+        c->pending[c->n++] = x;
+        if (c->n == 7) msc_counter_flush(c);
+    }
+
+    /* counts[row][lane] of a finished counter */
+    static void msc_counter_read(msc_counter *c, uint32_t *counts) {
+        if (c->n) msc_counter_flush(c);
+        uint64_t planes[MSC_PLANES][MSC_ROWS];
+        memcpy(planes, c->planes, sizeof planes);
+        for (int e = 0; e < MSC_ROWS; e++)
+            for (int l = 0; l < 64; l++) {
+                uint32_t n = 0;
+                for (int b = 0; b < MSC_PLANES; b++) n |= (uint32_t)((planes[b][e] >> l) & 1) << b;
+                counts[e * 64 + l] = n;
+            }
+    }
+
+    /* One Metropolis sweep of a group of 8 rows.
+       spins: (n_sites, 8) words; couplings: (n_sites, 6) words; offsets: (n_sites, 6) = 8 x
+       position of neighbour k; thresholds: (64, 3, 8) words, all-ones where bit 63 - j of the
+       fixed-point p of (n_unsat = 2, 1, 0; row) is set; testable: (8,) bits that may be tested
+       (real instances of real rows); rng: (4, 8) xoshiro256++ states. */
+    static __attribute__((noinline)) void msc_sweep(
+            uint64_t *spins, const uint64_t *couplings, const int32_t *offsets, Py_ssize_t n_sites,
+            const uint64_t *thresholds, const uint64_t *testable, uint64_t *rng) {
+        msc_v s[4];
+        for (int w = 0; w < 4; w++) s[w] = msc_load(rng + w * MSC_ROWS);
+        const msc_v test_ok = msc_load(testable);
+        for (Py_ssize_t i = 0; i < n_sites; i++) {
+            const int32_t *o = offsets + 6 * i;
+            const uint64_t *J = couplings + 6 * i;
+            msc_v si = msc_load(spins + MSC_ROWS * i);
+            msc_v x[6];
+            for (int k = 0; k < 6; k++) x[k] = si ^ msc_load(spins + o[k]) ^ J[k];   /* unsatisfied */
+            msc_v s1, c1, s2, c2, b0, k01, b1, b2;                  /* n_unsat = 4 b2 + 2 b1 + b0 */
+            msc_add3(x[0], x[1], x[2], &s1, &c1);
+            msc_add3(x[3], x[4], x[5], &s2, &c2);
+            b0 = s1 ^ s2;
+            k01 = s1 & s2;
+            msc_add3(c1, c2, k01, &b1, &b2);
+            msc_v uphill = ~(b2 | (b1 & b0));                      /* n_unsat <= 2: dE > 0 */
+            msc_v flip = ~uphill;
+            msc_v open = uphill & test_ok;                         /* bits still undecided */
+            msc_v is2 = b1, is1 = b0, is0 = ~(b1 | b0);            /* n_unsat, valid where uphill */
+            for (int j = 0; j < 64 && msc_any(open); j++) {
+                const uint64_t *t = thresholds + 3 * MSC_ROWS * j;
+                msc_v p = (is2 & msc_load(t)) | (is1 & msc_load(t + MSC_ROWS))
+                          | (is0 & msc_load(t + 2 * MSC_ROWS));   /* bit j of p */
+                msc_v u = msc_next(s);                             /* bit j of each u */
+                flip |= open & p & ~u;                             /* u < p decided here */
+                open &= ~(p ^ u);                                  /* equal bits: undecided */
+            }
+            msc_store(spins + MSC_ROWS * i, si ^ flip);
+        }
+        for (int w = 0; w < 4; w++) msc_store(rng + w * MSC_ROWS, s[w]);
+    }
+
+    /* counts[row][lane] = unsatisfied bonds of each configuration of the group */
+    static __attribute__((noinline)) void msc_unsatisfied(
+            const uint64_t *spins, const uint64_t *couplings, const int32_t *offsets,
+            Py_ssize_t n_sites, uint32_t *counts) {
+        msc_counter c;
+        msc_counter_init(&c);
+        for (Py_ssize_t i = 0; i < n_sites; i++) {
+            msc_v si = msc_load(spins + MSC_ROWS * i);
+            for (int k = 0; k < 3; k++)   /* bonds to +x, +y, +z */
+                msc_counter_add(&c, si ^ msc_load(spins + offsets[6 * i + k]) ^ couplings[6 * i + k]);
+        }
+        msc_counter_read(&c, counts);
+    }
+
+    /* Overlaps of a group whose rows are (t, r = 0), (t, r = 1), (t + 1, 0), ...: the words
+       d = s^0 ^ s^1 (1 where q_i = -1) go to diff; counts[row][lane] of d over sites to
+       q_counts and of d_i ^ d_j over bonds to link_counts (rows 2k and 2k+1 agree). */
+    static __attribute__((noinline)) void msc_overlaps(
+            const uint64_t *spins, const int32_t *offsets, Py_ssize_t n_sites, uint64_t *diff,
+            uint32_t *q_counts, uint32_t *link_counts) {
+        msc_counter c;
+        msc_counter_init(&c);
+        for (Py_ssize_t i = 0; i < n_sites; i++) {
+            msc_v v = msc_load(spins + MSC_ROWS * i);
+            msc_v partner = __builtin_shuffle(v, (msc_v){1, 0, 3, 2, 5, 4, 7, 6});
+            msc_store(diff + MSC_ROWS * i, v ^ partner);
+            msc_counter_add(&c, v ^ partner);
+        }
+        msc_counter_read(&c, q_counts);
+        msc_counter_init(&c);
+        for (Py_ssize_t i = 0; i < n_sites; i++) {
+            msc_v di = msc_load(diff + MSC_ROWS * i);
+            for (int k = 0; k < 3; k++) msc_counter_add(&c, di ^ msc_load(diff + offsets[6 * i + k]));
+        }
+        msc_counter_read(&c, link_counts);
+    }
+
+    /* a[k] bit l <-> a[l] bit k (Hacker's Delight, sec. 7-3, for 64 x 64 bits) */
+    static void msc_transpose(uint64_t a[64]) {
+        uint64_t m = 0x00000000FFFFFFFFULL;
+        for (int j = 32; j; j >>= 1, m ^= m << j)
+            for (int k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+                uint64_t t = ((a[k] >> j) ^ a[k | j]) & m;
+                a[k] ^= t << j;
+                a[k | j] ^= t;
+            }
+    }
+
+    /* bit k = (p[k] < 0) for k < n <= 64 */
+    static inline uint64_t msc_sign_bits(const int8_t *p, int n) {
+        uint64_t bits = 0;
+        if (n == 64) {
+            for (int c = 0; c < 4; c++)
+                bits |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * c))) << (16 * c);
+        } else {
+            for (int k = 0; k < n; k++) bits |= (uint64_t)(p[k] < 0) << k;
+        }
+        return bits;
+    }
+
+    /* Pack one row: rows[l] (n_sites int8 +-1 in natural order, NULL for padding bits) ->
+       words dst[position[i] * MSC_ROWS], bit l = 1 where rows[l][i] = -1.
+       scratch: 64 * ceil(n_sites / 64) words. Each instance's row is read in one sequential pass. */
+    static void msc_pack_row(int8_t *const *rows, Py_ssize_t n_sites, const int64_t *position,
+                             uint64_t *dst, uint64_t *scratch) {
+        Py_ssize_t n_blocks = (n_sites + 63) / 64;
+        for (int l = 0; l < 64; l++)
+            for (Py_ssize_t blk = 0; blk < n_blocks; blk++) {
+                int n = n_sites - 64 * blk < 64 ? (int)(n_sites - 64 * blk) : 64;
+                scratch[64 * blk + l] = rows[l] ? msc_sign_bits(rows[l] + 64 * blk, n) : 0;
+            }
+        for (Py_ssize_t blk = 0; blk < n_blocks; blk++) {
+            int n = n_sites - 64 * blk < 64 ? (int)(n_sites - 64 * blk) : 64;
+            uint64_t *a = scratch + 64 * blk;
+            msc_transpose(a);
+            for (int k = 0; k < n; k++) dst[position[64 * blk + k] * MSC_ROWS] = a[k];
+        }
+    }
+
+    /* Pack the couplings: jn[l] ((n_sites, 6) float64, natural order; NULL for padding bits)
+       -> words dst[position[i] * 6 + k], bit l = 1 where J = -1. Returns 1 if some |J| != 1. */
+    static int msc_pack_couplings(const double *const *jn, Py_ssize_t n_sites,
+                                  const int64_t *position, uint64_t *dst) {
+        uint64_t a[6][64];
+        int bad = 0;
+        for (Py_ssize_t b = 0; b < n_sites; b += 64) {
+            int n = n_sites - b < 64 ? (int)(n_sites - b) : 64;
+            for (int l = 0; l < 64; l++) {
+                uint64_t bits[6] = {0, 0, 0, 0, 0, 0};
+                if (jn[l]) {
+                    const double *v = jn[l] + 6 * b;   /* one pass over (n, 6) consecutive doubles */
+                    for (int m = 0; m < n; m++)
+                        for (int k = 0; k < 6; k++) {
+                            bits[k] |= (uint64_t)(v[6 * m + k] < 0) << m;
+                            bad |= v[6 * m + k] * v[6 * m + k] != 1.0;
+                        }
+                }
+                for (int k = 0; k < 6; k++) a[k][l] = bits[k];
+            }
+            for (int k = 0; k < 6; k++) {
+                msc_transpose(a[k]);
+                for (int m = 0; m < n; m++) dst[position[b + m] * 6 + k] = a[k][m];
+            }
+        }
+        return bad;
+    }
+
+    /* 8 bits -> 8 bytes, 0xFF (-1) where the bit is set and 0x01 (+1) elsewhere */
+    static inline uint64_t msc_expand_byte(uint64_t v) {
+        uint64_t spread = (v * 0x0101010101010101ULL) & 0x8040201008040201ULL;
+        uint64_t nonzero = (spread | ((spread & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL))
+                           & 0x8080808080808080ULL;
+        return 0x0101010101010101ULL | ((nonzero >> 7) * 0xFE);
+    }
+
+    /* Inverse of msc_pack_row (rows[l] NULL: bit l is not written back) */
+    static void msc_unpack_row(int8_t *const *rows, Py_ssize_t n_sites, const int64_t *position,
+                               const uint64_t *src, uint64_t *scratch) {
+        Py_ssize_t n_blocks = (n_sites + 63) / 64;
+        for (Py_ssize_t blk = 0; blk < n_blocks; blk++) {
+            int n = n_sites - 64 * blk < 64 ? (int)(n_sites - 64 * blk) : 64;
+            uint64_t *a = scratch + 64 * blk;
+            for (int k = 0; k < 64; k++) a[k] = k < n ? src[position[64 * blk + k] * MSC_ROWS] : 0;
+            msc_transpose(a);
+        }
+        for (int l = 0; l < 64; l++) {
+            if (!rows[l]) continue;
+            for (Py_ssize_t blk = 0; blk < n_blocks; blk++) {
+                int n = n_sites - 64 * blk < 64 ? (int)(n_sites - 64 * blk) : 64;
+                uint64_t bits = scratch[64 * blk + l], bytes[8];
+                for (int c = 0; c < 8; c++) bytes[c] = msc_expand_byte((bits >> (8 * c)) & 0xFF);
+                if (n == 64) memcpy(rows[l] + 64 * blk, bytes, 64);   /* one 64-byte store */
+                else memcpy(rows[l] + 64 * blk, bytes, n);
+            }
+        }
+    }
+
+    /* Apply a round of parallel-tempering swaps in one pass over the sites: for rho = 0, 1, ...
+       exchange the bits selected by masks[rho] between rows rho and rho + 2 (temperatures t, t+1
+       of replica rho % 2), in this order. */
+    static void msc_apply_swaps(uint64_t *spins, Py_ssize_t n_groups, Py_ssize_t n_sites,
+                                Py_ssize_t n_pairs, const uint64_t *masks) {
+        uint64_t w[n_groups * MSC_ROWS];
+        for (Py_ssize_t i = 0; i < n_sites; i++) {
+            for (Py_ssize_t g = 0; g < n_groups; g++)
+                memcpy(w + g * MSC_ROWS, spins + (g * n_sites + i) * MSC_ROWS, 8 * MSC_ROWS);
+            for (Py_ssize_t rho = 0; rho < n_pairs; rho++) {
+                uint64_t d = (w[rho] ^ w[rho + 2]) & masks[rho];
+                w[rho] ^= d;
+                w[rho + 2] ^= d;
+            }
+            for (Py_ssize_t g = 0; g < n_groups; g++)
+                memcpy(spins + (g * n_sites + i) * MSC_ROWS, w + g * MSC_ROWS, 8 * MSC_ROWS);
+        }
+    }
+    """
+    enum: MSC_ROWS
+    uint64_t msc_fixed_point(double beta, int k) noexcept nogil
+    void msc_sweep(uint64_t* spins, const uint64_t* couplings, const int32_t* offsets,
+                   Py_ssize_t n_sites, const uint64_t* thresholds, const uint64_t* testable,
+                   uint64_t* rng) noexcept nogil
+    void msc_unsatisfied(const uint64_t* spins, const uint64_t* couplings, const int32_t* offsets,
+                         Py_ssize_t n_sites, uint32_t* counts) noexcept nogil
+    void msc_overlaps(const uint64_t* spins, const int32_t* offsets, Py_ssize_t n_sites,
+                      uint64_t* diff, uint32_t* q_counts, uint32_t* link_counts) noexcept nogil
+    void msc_pack_row(int8_t* const* rows, Py_ssize_t n_sites, const int64_t* position,
+                      uint64_t* dst, uint64_t* scratch) noexcept nogil
+    void msc_unpack_row(int8_t* const* rows, Py_ssize_t n_sites, const int64_t* position,
+                        const uint64_t* src, uint64_t* scratch) noexcept nogil
+    int msc_pack_couplings(const double* const* jn, Py_ssize_t n_sites, const int64_t* position,
+                           uint64_t* dst) noexcept nogil
+    void msc_apply_swaps(uint64_t* spins, Py_ssize_t n_groups, Py_ssize_t n_sites,
+                         Py_ssize_t n_pairs, const uint64_t* masks) noexcept nogil
+
+#: instances per batch (bits per word)
+BITS = 64
+
+
+def fixed_point_probability(double beta, int k):
+    """floor(exp(-k beta) 2^64) as used by the kernel (capped at 2^64 - 1); for tests."""
+    return int(msc_fixed_point(beta, k))
+
+
+def _lattice_tables(neighbours):
+    """Checkerboard order (as the lanes kernel), its inverse ``position`` and
+    offsets = MSC_ROWS x position of neighbour k."""
+    order = checkerboard_order(neighbours.shape[0])
+    position = np.empty_like(order)
+    position[order] = np.arange(neighbours.shape[0])
+    offsets = np.ascontiguousarray((position[neighbours[order]] * MSC_ROWS).astype(np.int32))
+    return order, position, offsets
+
+
+# -- random numbers of the instances (scalar) ------------------------------------------------
+
+cdef inline uint64_t _splitmix(uint64_t z) noexcept nogil:
+    """SplitMix64 finaliser (Steele, Lea & Flood 2014): decorrelates seeds drawn in sequence."""
+    z = z + 0x9E3779B97F4A7C15ULL
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+# -- one batch ---------------------------------------------------------------------------------
+
+cdef struct Batch:
+    Py_ssize_t first, n_real, n_temps, n_sites, n_groups
+    uint64_t* spins        # (n_groups, N, 8) words; row rho = 2 t + r = 8 g + e
+    uint64_t* couplings    # (N, 6) words
+    double* energies       # (8 n_groups, 64) by row and bit
+    uint64_t* lane_rng     # (n_real, 2, 4) xoshiro256** states of the instances
+    uint64_t* row_rng      # (n_groups, 4, 8) xoshiro256++ states of the rows
+    uint64_t* thresholds   # (n_groups, 64, 3, 8)
+    uint64_t* testable     # (n_groups, 8)
+    uint64_t* diff         # (N, 8) scratch (also for packing: 64 ceil(N / 64) <= 8 N words)
+    uint64_t* swap_masks   # (8 n_groups,) scratch: instances swapping rows rho and rho + 2
+    uint32_t* counts       # (3, 8, 64) scratch
+
+
+cdef inline uint64_t* _word(const Batch* bt, Py_ssize_t row, Py_ssize_t i) noexcept nogil:
+    return bt.spins + ((row // MSC_ROWS) * bt.n_sites + i) * MSC_ROWS + row % MSC_ROWS
+
+
+cdef bint _load(Batch* bt, int8_t[:, :, :, ::1] spins, const int32_t[:, :, ::1] slot_at_temp,
+                const double[:, :, ::1] jn, const uint64_t[:, :, ::1] rng_state,
+                const int64_t[::1] order, const int64_t[::1] position,
+                const double* betas) noexcept nogil:
+    """Engine layout -> bit planes, thresholds of every row and the testable bits.
+
+    Returns True if a coupling is not +-1.
+    """
+    cdef Py_ssize_t l, b, r, t, i, k, j, g, e, c, row
+    cdef uint64_t p, word
+    cdef const double* couplings[64]
+    cdef bint not_bimodal
+    cdef uint64_t lanes = (~(<uint64_t> 0)) if bt.n_real == 64 else (((<uint64_t> 1) << bt.n_real) - 1)
+    cdef int8_t* rows[64]
+    for g in range(bt.n_groups * bt.n_sites * MSC_ROWS):
+        bt.spins[g] = 0
+    for t in range(bt.n_temps):
+        for r in range(2):
+            for l in range(64):
+                rows[l] = NULL
+                if l < bt.n_real:
+                    b = bt.first + l
+                    rows[l] = &spins[b, r, slot_at_temp[b, r, t], 0]
+            msc_pack_row(rows, bt.n_sites, &position[0], _word(bt, 2 * t + r, 0), bt.diff)
+    for l in range(64):
+        couplings[l] = &jn[bt.first + l, 0, 0] if l < bt.n_real else NULL
+    not_bimodal = msc_pack_couplings(couplings, bt.n_sites, &position[0], bt.couplings)
+    for l in range(bt.n_real):
+        for r in range(2):
+            for k in range(4):
+                bt.lane_rng[(l * 2 + r) * 4 + k] = rng_state[bt.first + l, r, k]
+    for g in range(bt.n_groups):
+        for e in range(MSC_ROWS):
+            row = g * MSC_ROWS + e
+            bt.testable[g * MSC_ROWS + e] = lanes if row < 2 * bt.n_temps else 0
+            for c in range(3):  # n_unsat = 2, 1, 0: dE = 4, 8, 12
+                p = msc_fixed_point(betas[row // 2], 4 * (c + 1)) if row < 2 * bt.n_temps else 0
+                for j in range(64):
+                    bt.thresholds[((g * 64 + j) * 3 + c) * MSC_ROWS + e] = (
+                        ~(<uint64_t> 0) if (p >> (63 - j)) & 1 else 0)
+    return not_bimodal
+
+
+cdef void _store(const Batch* bt, int8_t[:, :, :, ::1] spins, const int32_t[:, :, ::1] slot_at_temp,
+                 double[:, :, ::1] energies, uint64_t[:, :, ::1] rng_state,
+                 const int64_t[::1] position) noexcept nogil:
+    """Bit planes -> engine layout (temperature t into slot slot_at_temp[t])."""
+    cdef Py_ssize_t l, b, r, t, k, c
+    cdef int8_t* rows[64]
+    for t in range(bt.n_temps):
+        for r in range(2):
+            for l in range(64):
+                rows[l] = NULL
+                if l < bt.n_real:
+                    b = bt.first + l
+                    c = slot_at_temp[b, r, t]
+                    rows[l] = &spins[b, r, c, 0]
+                    energies[b, r, c] = bt.energies[(2 * t + r) * 64 + l]
+            msc_unpack_row(rows, bt.n_sites, &position[0], _word(bt, 2 * t + r, 0), bt.diff)
+    for l in range(bt.n_real):
+        for r in range(2):
+            for k in range(4):
+                rng_state[bt.first + l, r, k] = bt.lane_rng[(l * 2 + r) * 4 + k]
+
+
+cdef void _reseed_rows(Batch* bt) noexcept nogil:
+    """New xoshiro256++ states of all rows from the streams of (instance first, replica r)."""
+    cdef Py_ssize_t g, e, w, row
+    cdef uint64_t* base
+    for g in range(bt.n_groups):
+        for e in range(MSC_ROWS):
+            row = g * MSC_ROWS + e
+            base = bt.lane_rng + (row % 2) * 4  # instance first, replica of the row
+            for w in range(4):
+                bt.row_rng[(g * 4 + w) * MSC_ROWS + e] = _splitmix(_next(base))
+
+
+cdef void _count_energies(Batch* bt, const int32_t* offsets) noexcept nogil:
+    """E = 2 U - 3 N of every row and bit from a fresh count of unsatisfied bonds U."""
+    cdef Py_ssize_t g, e, l
+    for g in range(bt.n_groups):
+        msc_unsatisfied(bt.spins + g * bt.n_sites * MSC_ROWS, bt.couplings, offsets, bt.n_sites,
+                        bt.counts)
+        for e in range(MSC_ROWS):
+            for l in range(64):
+                bt.energies[(g * MSC_ROWS + e) * 64 + l] = 2.0 * bt.counts[e * 64 + l] - 3.0 * bt.n_sites
+
+
+cdef void _parallel_tempering(Batch* bt, const double* betas,
+                              int64_t[:, :, ::1] swap_accepted) noexcept nogil:
+    """A round of swaps of temperatures t, t+1 (t = 0, 1, ...) of both replicas.
+
+    Decided instance by instance from the energies as in the scalar kernel (the
+    energies move with the configurations), then applied to the bit planes in one pass.
+    """
+    cdef Py_ssize_t l, r, t, rho
+    cdef uint64_t mask
+    cdef double delta, e
+    cdef double* ea
+    cdef double* eb
+    for r in range(2):
+        for t in range(bt.n_temps - 1):
+            rho = 2 * t + r
+            ea = bt.energies + rho * 64
+            eb = bt.energies + (rho + 2) * 64
+            mask = 0
+            for l in range(bt.n_real):
+                delta = (betas[t] - betas[t + 1]) * (ea[l] - eb[l])
+                if delta >= 0.0 or (_next(bt.lane_rng + (l * 2 + r) * 4) >> 11) * (1.0 / 9007199254740992.0) < exp(delta):
+                    mask |= (<uint64_t> 1) << l
+                    e = ea[l]
+                    ea[l] = eb[l]
+                    eb[l] = e
+                    swap_accepted[bt.first + l, r, t] += 1
+            bt.swap_masks[rho] = mask
+    msc_apply_swaps(bt.spins, bt.n_groups, bt.n_sites, 2 * bt.n_temps - 2, bt.swap_masks)
+
+
+cdef void _measure(Batch* bt, const int32_t* offsets, Py_ssize_t bin_index,
+                   double[:, :, ::1] bin_energy, double[:, :, ::1] bin_q2,
+                   double[:, :, ::1] bin_link) noexcept nogil:
+    """Log-binned e, q^2 and q_l, as the scalar kernel: q = 1 - 2 d / N, q_l = 1 - 2 d_l / 3N."""
+    cdef Py_ssize_t g, e, l, t
+    cdef double q, n = bt.n_sites
+    cdef uint32_t* q_counts = bt.counts
+    cdef uint32_t* link_counts = bt.counts + MSC_ROWS * 64
+    for g in range(bt.n_groups):
+        msc_overlaps(bt.spins + g * bt.n_sites * MSC_ROWS, offsets, bt.n_sites, bt.diff, q_counts,
+                     link_counts)
+        for e in range(0, MSC_ROWS, 2):
+            t = (g * MSC_ROWS + e) // 2
+            if t >= bt.n_temps:
+                break
+            for l in range(bt.n_real):
+                q = 1.0 - 2.0 * q_counts[e * 64 + l] / n
+                bin_energy[bt.first + l, t, bin_index] += (
+                    bt.energies[(2 * t) * 64 + l] + bt.energies[(2 * t + 1) * 64 + l]) / (2.0 * n)
+                bin_q2[bt.first + l, t, bin_index] += q * q
+                bin_link[bt.first + l, t, bin_index] += 1.0 - 2.0 * link_counts[e * 64 + l] / (3.0 * n)
+
+
+cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] spins,
+                     const int32_t[:, :, ::1] slot_at_temp, double[:, :, ::1] energies,
+                     const double[:, :, ::1] jn, uint64_t[:, :, ::1] rng_state,
+                     int64_t[:, :, ::1] swap_accepted, double[:, :, ::1] bin_energy,
+                     double[:, :, ::1] bin_q2, double[:, :, ::1] bin_link,
+                     const int64_t[::1] order, const int64_t[::1] position,
+                     const int32_t* offsets, const double* betas, uint64_t[:, ::1] b_words, double[:, ::1] b_energies, uint32_t[:, ::1] b_counts,
+                     int64_t first_sweep, int64_t n_sweeps, int64_t swap_interval,
+                     bint measure, int8_t[::1] failed) noexcept nogil:
+    """All sweeps of batch ``batch`` in the buffers of ``worker``; failed[batch] = 1 if J != +-1."""
+    cdef Py_ssize_t n_inst = spins.shape[0]
+    cdef Py_ssize_t g, bin_index
+    cdef int64_t sweep, tt
+    cdef Batch bt
+    bt.first = batch * 64
+    bt.n_real = min(64, n_inst - bt.first)
+    bt.n_temps = spins.shape[2]
+    bt.n_sites = spins.shape[3]
+    bt.n_groups = (2 * bt.n_temps + MSC_ROWS - 1) // MSC_ROWS
+    bt.spins = &b_words[worker, 0]
+    bt.couplings = bt.spins + bt.n_groups * bt.n_sites * MSC_ROWS
+    bt.lane_rng = bt.couplings + bt.n_sites * 6
+    bt.row_rng = bt.lane_rng + 64 * 2 * 4
+    bt.thresholds = bt.row_rng + bt.n_groups * 4 * MSC_ROWS
+    bt.testable = bt.thresholds + bt.n_groups * 64 * 3 * MSC_ROWS
+    bt.diff = bt.testable + bt.n_groups * MSC_ROWS
+    bt.swap_masks = bt.diff + bt.n_sites * MSC_ROWS
+    bt.energies = &b_energies[worker, 0]
+    bt.counts = &b_counts[worker, 0]
+    if _load(&bt, spins, slot_at_temp, jn, rng_state, order, position, betas):
+        failed[batch] = 1
+        return
+    _count_energies(&bt, offsets)
+    for sweep in range(first_sweep, first_sweep + n_sweeps):
+        _reseed_rows(&bt)
+        for g in range(bt.n_groups):
+            msc_sweep(bt.spins + g * bt.n_sites * MSC_ROWS, bt.couplings, offsets, bt.n_sites,
+                      bt.thresholds + g * 64 * 3 * MSC_ROWS, bt.testable + g * MSC_ROWS,
+                      bt.row_rng + g * 4 * MSC_ROWS)
+        _count_energies(&bt, offsets)
+        if (sweep + 1) % swap_interval == 0:
+            _parallel_tempering(&bt, betas, swap_accepted)
+        if measure:
+            bin_index = 0
+            tt = sweep
+            while tt > 0:
+                tt = tt >> 1
+                bin_index = bin_index + 1
+            _measure(&bt, offsets, bin_index, bin_energy, bin_q2, bin_link)
+    _store(&bt, spins, slot_at_temp, energies, rng_state, position)
+
+
+def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_temp,
+               double[:, :, ::1] energies, const double[:, :, ::1] neighbour_couplings,
+               const cnp.int32_t[:, ::1] neighbours, const double[::1] betas,
+               uint64_t[:, :, ::1] rng_state, cnp.int64_t[:, :, ::1] swap_accepted,
+               double[:, :, ::1] bin_energy, double[:, :, ::1] bin_q2, double[:, :, ::1] bin_link,
+               cnp.int64_t first_sweep, cnp.int64_t n_sweeps, cnp.int64_t swap_interval,
+               bint measure, int n_threads):
+    """Advance every instance by ``n_sweeps`` sweeps; arguments as :func:`sgpoison.mc._kernel.run_sweeps`.
+
+    Couplings must be +-1. ``slot_at_temp`` is read, not changed: the
+    configuration that ends at temperature t is written into slot ``slot_at_temp[t]``.
+    Tracked energies are replaced by exact recounts (they are integers for J = +-1).
+    """
+    cdef Py_ssize_t n_inst = spins.shape[0], n_temps = spins.shape[2], n_sites = spins.shape[3]
+    cdef Py_ssize_t n_batches = (n_inst + 63) // 64
+    cdef Py_ssize_t n_groups = (2 * n_temps + MSC_ROWS - 1) // MSC_ROWS
+    cdef int n_workers = max(1, min(n_threads, n_batches))
+    if n_sweeps <= 0:
+        return
+    order_np, position_np, offsets_np = _lattice_tables(np.asarray(neighbours))
+    n_words = (n_groups * n_sites * MSC_ROWS + n_sites * 6 + 64 * 2 * 4 + n_groups * 4 * MSC_ROWS
+               + n_groups * 64 * 3 * MSC_ROWS + n_groups * MSC_ROWS + n_sites * MSC_ROWS
+               + n_groups * MSC_ROWS)
+    buf_words = _aligned_empty(n_workers, n_words + 8, np.uint64)
+    buf_energies = np.empty((n_workers, n_groups * MSC_ROWS * 64))
+    buf_counts = np.empty((n_workers, 3 * MSC_ROWS * 64), dtype=np.uint32)
+    cdef const int64_t[::1] order = order_np
+    cdef const int64_t[::1] position = position_np
+    cdef const int32_t[:, ::1] offsets = offsets_np
+    cdef uint64_t[:, ::1] b_words = buf_words
+    cdef double[:, ::1] b_energies = buf_energies
+    cdef uint32_t[:, ::1] b_counts = buf_counts
+    failed_np = np.zeros(n_batches, dtype=np.int8)
+    cdef int8_t[::1] failed = failed_np
+    cdef Py_ssize_t batch
+    with nogil:
+        for batch in prange(n_batches, num_threads=n_workers, schedule="static", chunksize=1):
+            _run_batch(threadid(), batch, spins, slot_at_temp, energies, neighbour_couplings,
+                       rng_state, swap_accepted, bin_energy, bin_q2, bin_link, order, position,
+                       &offsets[0, 0], &betas[0], b_words, b_energies, b_counts, first_sweep,
+                       n_sweeps, swap_interval, measure, failed)
+    if failed_np.any():
+        raise ValueError("the multispin kernel needs bimodal couplings J = +-1; instances "
+                         f"{np.flatnonzero(np.repeat(failed_np, 64)[:n_inst]).tolist()} have others "
+                         "(their state is unchanged)")
+
+
+def _aligned_empty(n_rows, row_length, dtype):
+    """Uninitialised (n_rows, row_length) array whose rows start at 64-byte boundaries."""
+    itemsize = np.dtype(dtype).itemsize
+    per_line = 64 // itemsize
+    padded = -(-row_length // per_line) * per_line
+    raw = np.empty(n_rows * padded + per_line, dtype=dtype)
+    offset = (-raw.ctypes.data % 64) // itemsize
+    return raw[offset:offset + n_rows * padded].reshape(n_rows, padded)

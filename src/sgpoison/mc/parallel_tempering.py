@@ -1,0 +1,380 @@
+"""Parallel-tempering Monte Carlo of the 3D Edwards-Anderson spin glass.
+
+Drives a compiled sweep kernel (:mod:`sgpoison.mc.kernels`): builds the state of
+a batch of disorder instances, runs ``round(f * N_sw)`` thermalization sweeps
+with log-binned measurements, then ``n_snapshots`` measurements of the site
+overlaps q_i = s_i^alpha s_i^beta separated by ``measure_interval`` sweeps, and
+writes one NetCDF file (format in ``docs/data-format.md``). Long runs checkpoint
+their complete state and resume bitwise identically.
+
+References: Hukushima & Nemoto, J. Phys. Soc. Jpn. 65, 1604 (1996) (parallel
+tempering); Katzgraber, Palassini & Young, PRB 63, 184422 (2001) (thermalization
+test); Fang, Barzegar & Katzgraber, Mach. Learn.: Sci. Technol. 1, 045001 (2020).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import xarray as xr
+
+from sgpoison.mc import kernels
+from sgpoison.io.formats import FORMAT_NAME, FORMAT_VERSION, overlap_encoding, write_netcdf
+from sgpoison.mc.disorder import check_disorder, couplings, instance_seed, monte_carlo_streams
+from sgpoison.mc.ladder import LADDERS, temperature_ladder
+from sgpoison.mc.lattice import check_size, neighbour_couplings, neighbours
+from sgpoison.mc.observables import energy
+from sgpoison.io.provenance import provenance
+
+#: spin-flip attempts per call of the scalar kernel (about 1 s), times
+#: kernels.RELATIVE_SPEED for the others; sets the granularity of progress and checkpoints
+_FLIPS_PER_CALL = 50_000_000
+
+_STATE_ARRAYS = ("spins", "slot_at_temp", "energies", "rng_state", "swap_accepted",
+                 "bin_energy", "bin_q2", "bin_link")
+_SNAPSHOT_ARRAYS = ("overlap", "energy", "q", "link_overlap")
+
+
+@dataclass(frozen=True)
+class SimulationParameters:
+    """Everything that defines a simulation job (and nothing else).
+
+    Attributes
+    ----------
+    L : int
+        Linear size, N = L**3 spins, >= 2.
+    disorder : {'gaussian', 'bimodal'}
+    instance_start, instance_stop : int
+        Global indices [start, stop) of the disorder instances of this job.
+    n_sweeps : int
+        N_sw, sweeps per replica needed for thermalization (paper Table I/II).
+    sweep_fraction : float
+        f in (0, 1]; the run thermalizes for round(f * N_sw) sweeps only.
+    t_min, t_max, n_temps, ladder
+        Temperature ladder (see :func:`sgpoison.mc.ladder.temperature_ladder`).
+    n_snapshots : int
+        N_con, overlap snapshots per (instance, temperature).
+    measure_interval : int
+        Sweeps between snapshots.
+    swap_interval : int
+        Sweeps between parallel-tempering swap attempts.
+    seed : int
+        Master seed (see :mod:`sgpoison.mc.disorder`).
+    kernel : str
+        Monte Carlo kernel (:mod:`sgpoison.mc.kernels`); ``'auto'`` is replaced by the
+        fastest tested kernel for the disorder, so the stored parameters name the
+        kernel that produced the data (kernels agree statistically, not bitwise).
+    """
+
+    L: int
+    disorder: str
+    instance_start: int
+    instance_stop: int
+    n_sweeps: int
+    sweep_fraction: float = 1.0
+    t_min: float = 0.8
+    t_max: float = 1.21
+    n_temps: int = 20
+    ladder: str = "linear"
+    n_snapshots: int = 100
+    measure_interval: int = 10
+    swap_interval: int = 1
+    seed: int = 1
+    kernel: str = "auto"
+
+    def __post_init__(self):
+        check_size(self.L)
+        check_disorder(self.disorder)
+        if self.instance_start < 0 or self.instance_stop <= self.instance_start:
+            raise ValueError(f"instances must be a range start:stop with 0 <= start < stop, "
+                             f"got {self.instance_start}:{self.instance_stop}")
+        if not 0.0 < self.sweep_fraction <= 1.0:
+            raise ValueError(f"sweep_fraction must be in (0, 1], got {self.sweep_fraction}")
+        for name in ("n_sweeps", "n_snapshots", "measure_interval", "swap_interval"):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.ladder not in LADDERS:
+            raise ValueError(f"unknown ladder {self.ladder!r}; expected one of {LADDERS}")
+        temperature_ladder(self.t_min, self.t_max, self.n_temps, self.ladder)
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        object.__setattr__(self, "kernel", kernels.resolve_kernel(self.kernel, self.disorder))
+
+    @property
+    def n_sweeps_run(self) -> int:
+        """Thermalization sweeps actually run: max(1, round(f * N_sw))."""
+        return max(1, int(round(self.sweep_fraction * self.n_sweeps)))
+
+    @property
+    def instances(self) -> np.ndarray:
+        return np.arange(self.instance_start, self.instance_stop, dtype=np.int64)
+
+    @property
+    def temperatures(self) -> np.ndarray:
+        return temperature_ladder(self.t_min, self.t_max, self.n_temps, self.ladder)
+
+    @property
+    def n_log_bins(self) -> int:
+        """Bins 0..K with K the bin of the last thermalization sweep."""
+        return (self.n_sweeps_run - 1).bit_length() + 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def log_bins(n_sweeps_run: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, stop (exclusive) and number of sweeps of each logarithmic bin.
+
+    Sweeps are indexed t = 0, 1, ...; bin 0 holds t = 0 and bin k >= 1 holds
+    2^(k-1) <= t < 2^k, cut at ``n_sweeps_run``.
+    """
+    k = np.arange((n_sweeps_run - 1).bit_length() + 1)
+    start = np.where(k == 0, 0, 2 ** np.maximum(k - 1, 0))
+    stop = np.minimum(np.where(k == 0, 1, 2**k), n_sweeps_run)
+    return start.astype(np.int64), stop.astype(np.int64), (stop - start).astype(np.int64)
+
+
+class SimulationState:
+    """The complete mutable state of a batch run (all arrays C-contiguous).
+
+    Arrays: see :mod:`sgpoison.mc._kernel`; plus ``sweeps_done`` (int) and the
+    snapshot arrays ``overlap`` (n_inst, n_T, n_con, N) int8, ``energy``
+    (n_inst, n_T, n_con, 2), ``q`` and ``link_overlap`` (n_inst, n_T, n_con),
+    filled up to ``snapshots_done``.
+    """
+
+    def __init__(self, params: SimulationParameters):
+        p = params
+        n_inst, N, n_T = len(p.instances), p.L**3, p.n_temps
+        self.couplings = np.stack([couplings(p.L, p.disorder, p.seed, n) for n in p.instances])
+        self.neighbour_couplings = np.ascontiguousarray(neighbour_couplings(self.couplings))
+        self.spins = np.empty((n_inst, 2, n_T, N), dtype=np.int8)
+        self.rng_state = np.empty((n_inst, 2, 4), dtype=np.uint64)
+        self.energies = np.empty((n_inst, 2, n_T), dtype=np.float64)
+        for b, n in enumerate(p.instances):
+            streams, init_seed = monte_carlo_streams(p.seed, p.disorder, n)
+            self.rng_state[b] = streams
+            init = np.random.Generator(np.random.PCG64(init_seed))
+            self.spins[b] = np.where(init.random((2, n_T, N)) < 0.5, -1, 1).astype(np.int8)
+            self.energies[b] = energy(self.spins[b], self.couplings[b])
+        self.slot_at_temp = np.ascontiguousarray(np.broadcast_to(
+            np.arange(n_T, dtype=np.int32), (n_inst, 2, n_T)))
+        self.swap_accepted = np.zeros((n_inst, 2, n_T - 1), dtype=np.int64)
+        shape = (n_inst, n_T, p.n_log_bins)
+        self.bin_energy = np.zeros(shape)
+        self.bin_q2 = np.zeros(shape)
+        self.bin_link = np.zeros(shape)
+        self.sweeps_done = 0
+        self.snapshots_done = 0
+        self.overlap = np.zeros((n_inst, n_T, p.n_snapshots, N), dtype=np.int8)
+        self.energy = np.zeros((n_inst, n_T, p.n_snapshots, 2))
+        self.q = np.zeros((n_inst, n_T, p.n_snapshots))
+        self.link_overlap = np.zeros((n_inst, n_T, p.n_snapshots))
+
+    # -- checkpointing -------------------------------------------------------------
+    def save(self, path: Path, params: SimulationParameters) -> None:
+        """Write the state to ``path`` (.npz) atomically, creating its directory."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {name: getattr(self, name) for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
+        os.close(fd)
+        try:
+            np.savez(tmp, parameters=json.dumps(params.to_dict(), sort_keys=True),
+                     counters=np.array([self.sweeps_done, self.snapshots_done]), **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, path: Path, params: SimulationParameters) -> None:
+        """Restore the state from a checkpoint written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            If the checkpoint belongs to other parameters (the message lists the
+            parameters that differ) or is damaged.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                stored = json.loads(str(data["parameters"]))
+                arrays = {name: data[name] for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
+                counters = data["counters"]
+        except (OSError, KeyError, EOFError, ValueError, json.JSONDecodeError) as exc:
+            raise ValueError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}); "
+                             "delete it to start afresh") from exc
+        stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
+        current = json.loads(json.dumps(params.to_dict(), sort_keys=True))
+        differing = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+        if differing:
+            changes = ", ".join(f"{k}: checkpoint {stored.get(k)}, now {current.get(k)}" for k in differing)
+            raise ValueError(f"checkpoint {path} was written for other parameters ({changes}); "
+                             "delete it or use another --checkpoint path")
+        for name, value in arrays.items():
+            if value.shape != getattr(self, name).shape:
+                raise ValueError(f"checkpoint {path}: array {name!r} has shape "
+                                 f"{value.shape}, expected {getattr(self, name).shape}")
+            getattr(self, name)[...] = value
+        self.sweeps_done, self.snapshots_done = (int(c) for c in counters)
+
+    # -- measurement ---------------------------------------------------------------
+    def record_snapshot(self, neighbour_table: np.ndarray) -> None:
+        """Store overlaps, energies per spin, q and q_l of the current configurations."""
+        N = neighbour_table.shape[0]
+        k = self.snapshots_done
+        slots = self.slot_at_temp[..., None]  # (n_inst, 2, n_T, 1)
+        sa = np.take_along_axis(self.spins[:, 0], slots[:, 0], axis=1)
+        sb = np.take_along_axis(self.spins[:, 1], slots[:, 1], axis=1)
+        qi = sa * sb
+        self.overlap[:, :, k] = qi
+        self.energy[:, :, k] = np.take_along_axis(self.energies, self.slot_at_temp, axis=2).transpose(0, 2, 1) / N
+        self.q[:, :, k] = qi.mean(axis=-1, dtype=np.float64)
+        nb = neighbour_table[:, :3]
+        qf = qi.astype(np.float64)
+        self.link_overlap[:, :, k] = np.mean(qf[..., :, None] * qf[..., nb], axis=(-2, -1))
+        self.snapshots_done += 1
+
+
+def _run(state: SimulationState, params: SimulationParameters, neighbour_table: np.ndarray,
+         betas: np.ndarray, n_sweeps: int, measure: bool, threads: int) -> None:
+    kernels.run_sweeps(params.kernel, state, neighbour_table, betas, state.sweeps_done, n_sweeps,
+                       params.swap_interval, measure, threads, params.disorder)
+    state.sweeps_done += n_sweeps
+
+
+def total_sweeps(params: SimulationParameters) -> int:
+    """Sweeps of the whole job: thermalization plus the measurement phase."""
+    return params.n_sweeps_run + (params.n_snapshots - 1) * params.measure_interval
+
+
+def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: float = 600.0, progress: Callable[[int], None] | None = None) -> SimulationState:
+    """Run (or resume) a simulation job and return its final state.
+
+    Parameters
+    ----------
+    params : SimulationParameters
+    threads : int
+        OpenMP threads (parallel over instances); results do not depend on it.
+    checkpoint : path-like, optional
+        Checkpoint file (.npz). If it exists the run resumes from it; it is
+        rewritten every ``checkpoint_every`` seconds of wall time.
+    progress : callable, optional
+        Called with the number of sweeps just done.
+
+    Raises
+    ------
+    ValueError
+        If ``threads < 1`` or the checkpoint does not match ``params``.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    state = SimulationState(params)
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        state.load(ckpt, params)
+        if progress:
+            progress(state.sweeps_done)
+    table = neighbours(params.L)
+    betas = 1.0 / params.temperatures
+    flips_per_sweep = len(params.instances) * 2 * params.n_temps * params.L**3
+    chunk = max(1, _FLIPS_PER_CALL * kernels.RELATIVE_SPEED[params.kernel] // flips_per_sweep)
+    last_save = time.monotonic()
+    n_run = params.n_sweeps_run
+    while state.snapshots_done < params.n_snapshots:
+        if state.sweeps_done < n_run:  # thermalization with log-binned measurements
+            n = min(chunk, n_run - state.sweeps_done)
+            _run(state, params, table, betas, n, True, threads)
+        else:
+            target = n_run + state.snapshots_done * params.measure_interval
+            if state.sweeps_done == target:
+                state.record_snapshot(table)
+                n = 0
+            else:
+                n = min(chunk, target - state.sweeps_done)
+                _run(state, params, table, betas, n, False, threads)
+        if progress and n:
+            progress(n)
+        if ckpt is not None and time.monotonic() - last_save >= checkpoint_every:
+            state.save(ckpt, params)
+            last_save = time.monotonic()
+    return state
+
+
+def to_dataset(state: SimulationState, params: SimulationParameters) -> xr.Dataset:
+    """Assemble the documented NetCDF dataset (``docs/data-format.md``) from a finished state."""
+    p = params
+    L, N = p.L, p.L**3
+    n_inst = len(p.instances)
+    start, stop, count = log_bins(p.n_sweeps_run)
+    swaps = max(1, total_sweeps(p) // p.swap_interval)
+    grid = (n_inst, p.n_temps, p.n_snapshots, L, L, L)
+    ds = xr.Dataset(
+        data_vars={
+            "overlap": (("instance", "temperature", "snapshot", "x", "y", "z"), state.overlap.reshape(grid)),
+            "energy": (("instance", "temperature", "snapshot", "replica"), state.energy),
+            "q": (("instance", "temperature", "snapshot"), state.q),
+            "link_overlap": (("instance", "temperature", "snapshot"), state.link_overlap),
+            "energy_log_binned": (("instance", "temperature", "log_bin"), state.bin_energy / count),
+            "q2_log_binned": (("instance", "temperature", "log_bin"), state.bin_q2 / count),
+            "link_overlap_log_binned": (("instance", "temperature", "log_bin"), state.bin_link / count),
+            "swap_acceptance": (("instance", "temperature_pair", "replica"),
+                                state.swap_accepted.transpose(0, 2, 1) / swaps),
+            "couplings": (("instance", "x", "y", "z", "direction"), state.couplings),
+            "instance_seed": (("instance",), np.array(
+                [instance_seed(p.seed, p.disorder, n) for n in p.instances], dtype=np.uint64)),
+        },
+        coords={
+            "instance": p.instances,
+            "temperature": p.temperatures,
+            "snapshot": np.arange(p.n_snapshots),
+            "x": np.arange(L), "y": np.arange(L), "z": np.arange(L),
+            "replica": np.arange(2), "direction": np.arange(3),
+            "log_bin": np.arange(len(count)),
+            "log_bin_start": ("log_bin", start), "log_bin_stop": ("log_bin", stop),
+            "log_bin_count": ("log_bin", count),
+            "temperature_pair": np.arange(p.n_temps - 1),
+        },
+    )
+    ds["temperature"].attrs.update(units="J/k_B", long_name="temperature T")
+    ds["energy"].attrs.update(long_name="energy per spin H/N", units="J")
+    ds["overlap"].attrs.update(long_name="site overlap q_i = s_i^alpha s_i^beta",
+                               site_order="i = (x*L + y)*L + z")
+    ds["couplings"].attrs.update(long_name="J of the bond from (x,y,z) to its +direction neighbour")
+    params_dict = p.to_dict()
+    params_dict["instances"] = f"{p.instance_start}:{p.instance_stop}"
+    ds.attrs.update(
+        format=FORMAT_NAME, format_version=FORMAT_VERSION, L=L, disorder=p.disorder,
+        n_sweeps=p.n_sweeps, sweep_fraction=p.sweep_fraction, n_sweeps_run=p.n_sweeps_run,
+        n_snapshots=p.n_snapshots, measure_interval=p.measure_interval,
+        swap_interval=p.swap_interval, seed=p.seed, ladder=p.ladder,
+        n_spins=N, **provenance(params_dict),
+    )
+    return ds
+
+
+def simulate(params: SimulationParameters, out: str | os.PathLike, threads: int = 1,
+             checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 600.0,
+             progress: Callable[[int], None] | None = None) -> Path:
+    """Run a simulation job and write its NetCDF file atomically; remove the checkpoint after.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    state = run(params, threads=threads, checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every, progress=progress)
+    ds = to_dataset(state, params)
+    path = write_netcdf(ds, out, encoding=overlap_encoding(ds))
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
+    return path

@@ -1,0 +1,227 @@
+"""The convolutional neural network that classifies spin-overlap configurations.
+
+One network is trained per linear size L. Its input is one overlap
+configuration q_i = s_i^alpha s_i^beta (paper Eq. (2)) on the L x L x L lattice,
+channel-last, float32 (+1.0/-1.0); its output is the softmax probability of the
+two phases, label 0 = low temperature (T <= t_label), label 1 = high
+temperature (T > t_label).
+
+Default architecture (Fang, Barzegar & Katzgraber 2020, Table III)::
+
+    input (L, L, L, 1) float32
+    Conv3D, 5 channels, kernel 3x3x3, stride 2, ReLU    (padding "same" or periodic)
+    Flatten
+    Dense(L^3 * 5 / 8), ReLU
+    Dropout(0.2)
+    Dense(2), softmax
+
+compiled with Adam (learning rate 1e-4) and the sparse categorical
+cross-entropy of integer labels.
+
+The lattice has periodic boundaries, so besides Keras' zero ``"same"``
+padding the convolution can see the lattice as a torus: :class:`PeriodicPadding3D`
+wraps the configuration around (like ``numpy.pad(mode="wrap")``) and the
+convolution then runs with ``"valid"`` padding. The layer is registered with
+Keras (package ``"sgpoison"``), so a saved ``.keras`` model loads with
+``keras.saving.load_model`` once :mod:`sgpoison.ml.network` has been imported.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+#: padding modes of the convolution accepted by :func:`build_model`
+PADDINGS = ("same", "periodic")
+
+#: hyper-parameters of :func:`build_model` (paper Table III) and their defaults
+DEFAULT_ARCHITECTURE = {
+    "padding": "same",
+    "channels": 5,
+    "kernel_size": 3,
+    "strides": 2,
+    "dense_units": None,  # None: number of convolution outputs, L^3 * 5 / 8 for even L
+    "dropout": 0.2,
+    "learning_rate": 1e-4,
+}
+
+
+@keras.saving.register_keras_serializable(package="sgpoison")
+class PeriodicPadding3D(keras.layers.Layer):
+    """Pad the three spatial axes periodically (wrap around the torus).
+
+    For an input of shape ``(batch, Lx, Ly, Lz, channels)`` the output has shape
+    ``(batch, Lx + 2p, Ly + 2p, Lz + 2p, channels)`` and equals
+    ``numpy.pad(x, ((0, 0), (p, p), (p, p), (p, p), (0, 0)), mode="wrap")``:
+    the ``p`` sites before index 0 are the last ``p`` sites of the lattice and
+    the ``p`` sites after index L-1 are the first ``p`` ones, as for the
+    periodic boundary conditions of the simulated lattice.
+
+    Parameters
+    ----------
+    padding : int
+        Sites added on each side of each spatial axis, ``0 <= padding <= L``.
+
+    Raises
+    ------
+    ValueError
+        If ``padding`` is negative, or (when the layer is built) larger than a
+        spatial size or the input is not 5-dimensional.
+    """
+
+    def __init__(self, padding: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        padding = int(padding)
+        if padding < 0:
+            raise ValueError(f"PeriodicPadding3D: padding must be >= 0, got {padding}")
+        self.padding = padding
+
+    def build(self, input_shape):
+        if len(input_shape) != 5:
+            raise ValueError(
+                f"PeriodicPadding3D expects (batch, x, y, z, channels) inputs, got shape {input_shape}")
+        for size in input_shape[1:4]:
+            if size is not None and self.padding > size:
+                raise ValueError(
+                    f"PeriodicPadding3D: padding {self.padding} exceeds the lattice size {size}")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        p = self.padding
+        x = inputs
+        if p == 0:
+            return x
+        for axis in (1, 2, 3):
+            head = [slice(None)] * 5
+            tail = [slice(None)] * 5
+            head[axis] = slice(None, p)
+            tail[axis] = slice(-p, None)
+            x = ops.concatenate([x[tuple(tail)], x, x[tuple(head)]], axis=axis)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        for axis in (1, 2, 3):
+            if shape[axis] is not None:
+                shape[axis] = shape[axis] + 2 * self.padding
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["padding"] = self.padding
+        return config
+
+
+def convolution_output_size(L: int, padding: str = "same", kernel_size: int = 3, strides: int = 2) -> int:
+    """Linear size of the Conv3D output for an ``L^3`` input.
+
+    ``"same"``: ceil(L / strides). ``"periodic"``: the input is wrapped by
+    ``kernel_size // 2`` sites on each side and convolved without padding,
+    giving floor((L + 2 (kernel_size // 2) - kernel_size) / strides) + 1, which
+    equals L / 2 for even L and the defaults (kernel 3, stride 2).
+    """
+    if padding == "same":
+        return math.ceil(L / strides)
+    if padding == "periodic":
+        pad = kernel_size // 2
+        return (L + 2 * pad - kernel_size) // strides + 1
+    raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+
+
+def build_model(
+    L: int,
+    padding: str = "same",
+    channels: int = 5,
+    kernel_size: int = 3,
+    strides: int = 2,
+    dense_units: int | None = None,
+    dropout: float = 0.2,
+    learning_rate: float = 1e-4,
+) -> keras.Model:
+    """Build and compile the phase classifier of paper Table III for linear size ``L``.
+
+    Parameters
+    ----------
+    L : int
+        Linear lattice size; the input shape is ``(L, L, L, 1)`` float32.
+    padding : {"same", "periodic"}
+        ``"same"``: Keras zero padding. ``"periodic"``: :class:`PeriodicPadding3D`
+        by ``kernel_size // 2`` then a ``"valid"`` convolution.
+    channels, kernel_size, strides : int
+        The Conv3D layer (paper: 5 channels, 3x3x3, stride 2), ReLU activation.
+    dense_units : int, optional
+        Width of the hidden dense layer (ReLU). Default: the number of
+        convolution outputs, ``convolution_output_size(L)**3 * channels``,
+        i.e. L^3 * 5 / 8 for even L (paper Table III).
+    dropout : float
+        Dropout rate after the hidden layer (paper: 0.2), in [0, 1).
+    learning_rate : float
+        Adam learning rate (paper: 1e-4).
+
+    Returns
+    -------
+    keras.Model
+        Compiled with Adam, ``sparse_categorical_crossentropy`` on integer labels
+        {0, 1} and the ``accuracy`` metric. Output: ``(batch, 2)`` float32 softmax
+        probabilities of label 0 (T <= t_label) and label 1 (T > t_label).
+
+    Raises
+    ------
+    ValueError
+        For an unknown padding, L < 2, non-positive sizes, a dropout rate
+        outside [0, 1) or a non-positive learning rate.
+    """
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    if int(L) < 2:
+        raise ValueError(f"L must be >= 2, got {L}")
+    for name, value in (("channels", channels), ("kernel_size", kernel_size), ("strides", strides)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    L = int(L)
+    n_out = convolution_output_size(L, padding, kernel_size, strides)
+    if n_out < 1:
+        raise ValueError(f"L={L} is too small for kernel {kernel_size} and stride {strides}")
+    if dense_units is None:
+        dense_units = n_out**3 * channels
+    if int(dense_units) < 1:
+        raise ValueError(f"dense_units must be >= 1, got {dense_units}")
+
+    inputs = keras.Input(shape=(L, L, L, 1), dtype="float32", name="overlap")
+    x = inputs
+    if padding == "periodic":
+        x = PeriodicPadding3D(kernel_size // 2, name="periodic_padding")(x)
+    x = keras.layers.Conv3D(
+        channels, kernel_size, strides=strides, activation="relu",
+        padding="valid" if padding == "periodic" else "same", name="conv")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(int(dense_units), activation="relu", name="hidden")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="phase")(x)
+    model = keras.Model(inputs, outputs, name=f"sgpoison_cnn_L{L}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def model_lattice_size(model: keras.Model) -> int:
+    """Return L of a model built by :func:`build_model` (from its input shape).
+
+    Raises
+    ------
+    ValueError
+        If the input is not ``(batch, L, L, L, 1)``.
+    """
+    shape = tuple(model.input_shape)
+    if len(shape) != 5 or shape[4] != 1 or not (shape[1] == shape[2] == shape[3]) or shape[1] is None:
+        raise ValueError(f"model input shape {shape} is not (batch, L, L, L, 1)")
+    return int(shape[1])

@@ -1,0 +1,311 @@
+"""Figures of the finite-size-scaling analyses (matplotlib, Agg backend, PNG and PDF).
+
+* :func:`plot_fss` -- the four panels of Fig. 1 of Fang, Barzegar & Katzgraber,
+  Mach. Learn.: Sci. Technol. 1, 045001 (2020) for one scenario:
+  (a) ``<p>`` vs T per L with the crossing, (b) log-log fit of the maxima of
+  ``d<p>/dT`` giving ``nu_ml``, (c) normalised linear coefficient vs T with its
+  zero, (d) data collapse onto the fitted cubic;
+* :func:`plot_baseline` -- Binder ratio and xi_L/L vs T per L with their crossings;
+* :func:`plot_tc_summary` -- Tc of every scenario (both methods, or a no-signal
+  marker), the conventional estimate and the literature band.
+
+Temperatures are in units of J (k_B = 1). Every function writes
+``<stem>.png`` and ``<stem>.pdf`` atomically and returns their paths.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from sgpoison.fss.chain import AnalysisResult
+    from sgpoison.fss.conventional import BaselineResult
+
+#: literature range of Tc for the 3D bimodal Edwards-Anderson model (Katzgraber, Koerner &
+#: Young, PRB 73, 224432 (2006): 1.12(2); Hasenbusch, Pelissetto & Vicari 2008: 1.109(10))
+LITERATURE_TC_BIMODAL = (1.10, 1.12)
+T_LABEL = r"temperature $T$ [$J$, $k_B = 1$]"
+
+
+def _pm(value, error, digits: int = 3) -> str:
+    """``value +- error`` for labels (the error omitted when unknown)."""
+    text = f"{value:.{digits}f}"
+    if error is not None and np.isfinite(error):
+        text += rf" $\pm$ {error:.{digits}f}"
+    return text
+
+
+def _size_colors(n: int) -> list:
+    return [plt.get_cmap("viridis")(x) for x in np.linspace(0.0, 0.85, n)]
+
+
+def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
+    """Save ``fig`` as ``<stem>.png`` (150 dpi) and ``<stem>.pdf`` atomically; close it."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "pdf"):
+        final = stem.with_name(f"{stem.name}.{ext}")
+        tmp = stem.with_name(f".{stem.name}.{ext}.tmp")
+        fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+        os.replace(tmp, final)
+        paths.append(final)
+    plt.close(fig)
+    return paths
+
+
+def _interval_line(ax, value, lo, hi, label, color="k"):
+    ax.axvline(value, color=color, lw=1, ls="--", label=label)
+    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+        ax.axvspan(lo, hi, color=color, alpha=0.12, lw=0)
+
+
+def _no_signal_text(ax, text):
+    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(text, 40)), transform=ax.transAxes, ha="center",
+            va="center", fontsize=8, color="0.3")
+
+
+def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict | None = None) -> list[Path]:
+    """Paper Fig. 1 for one scenario (2 x 2 panels), written to ``<stem>.png/.pdf``.
+
+    Parameters
+    ----------
+    result : sgpoison.fss.chain.AnalysisResult
+    stem : path-like
+        Output path without extension.
+    estimates : dict, optional
+        Output of :func:`sgpoison.fss.chain.estimates_dict` (computed if omitted);
+        the Tc markers are drawn only when ``transition_detected``.
+    """
+    from sgpoison.fss.chain import estimates_dict
+
+    est = estimates if estimates is not None else estimates_dict(result)
+    c = result.central
+    d = result.data
+    L, T = d.L, d.temperature
+    colors = _size_colors(len(L))
+    detected = est["transition_detected"]
+    E = est["estimates"]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 8))
+    (ax_a, ax_b), (ax_c, ax_d) = axes
+
+    # (a) <p> vs T
+    for i, l in enumerate(L):
+        ax_a.errorbar(T, result.mean[i], yerr=result.stderr[i], fmt="o", ms=3, color=colors[i],
+                      capsize=2, label=f"L = {l}")
+        if np.all(np.isfinite(c.smooth[i])):
+            ax_a.plot(c.fine_temperature, c.smooth[i], color=colors[i], lw=1)
+    if detected:
+        e = E["Tc_linear"]
+        _interval_line(ax_a, e["value"], e["ci_low"], e["ci_high"],
+                       rf"$T_c$ = {_pm(e['value'], e['error'])}")
+    ax_a.set_xlabel(T_LABEL)
+    ax_a.set_ylabel(r"$\langle p \rangle$ (probability of high-$T$ phase)")
+    ax_a.set_title("(a) classification probability")
+    ax_a.legend(fontsize=8)
+
+    # (b) log-log fit of max d<p>/dT
+    dm = est["derivative_maximum"]
+    val = np.array([x["value"] if x["value"] is not None else np.nan for x in dm], dtype=float)
+    lo = np.array([x["ci_low"] if x["ci_low"] is not None else np.nan for x in dm], dtype=float)
+    hi = np.array([x["ci_high"] if x["ci_high"] is not None else np.nan for x in dm], dtype=float)
+    ok = np.isfinite(val) & (val > 0)
+    if ok.any():
+        yerr = np.vstack([np.clip(val - lo, 0, None), np.clip(hi - val, 0, None)])
+        yerr = np.where(np.isfinite(yerr), yerr, 0.0)
+        for i in np.nonzero(ok)[0]:
+            ax_b.errorbar([L[i]], [val[i]], yerr=yerr[:, [i]], fmt="o", color=colors[i], capsize=3)
+        ax_b.set_xscale("log")
+        ax_b.set_yscale("log")
+        ax_b.set_xticks([int(l) for l in L])
+        for axis in (ax_b.xaxis, ax_b.yaxis):
+            axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax_b.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+        if math.isfinite(c.inverse_nu_ml) and math.isfinite(c.loglog_intercept):
+            Lf = np.geomspace(L[0] * 0.9, L[-1] * 1.1, 50)
+            nu = E["nu_ml"]
+            lab = (rf"$\nu_{{ml}}$ = {_pm(nu['value'], nu['error'], 2)}" if nu["value"] is not None
+                   else rf"slope $1/\nu_{{ml}}$ = {c.inverse_nu_ml:.3f} (no transition)")
+            ax_b.plot(Lf, np.exp(c.loglog_intercept) * Lf ** c.inverse_nu_ml, "k-", lw=1, label=lab)
+            ax_b.legend(fontsize=8)
+    else:
+        _no_signal_text(ax_b, "no positive maximum of d<p>/dT")
+    ax_b.set_xlabel(r"linear size $L$")
+    ax_b.set_ylabel(r"$\max_T\, d\langle p\rangle/dT$ [$1/J$]")
+    ax_b.set_title(r"(b) $\max d\langle p\rangle/dT \propto L^{1/\nu_{ml}}$ (Eq. 6)")
+
+    # (c) normalised linear coefficient
+    norm = c.normalisation
+    if math.isfinite(norm) and norm > 0:
+        ax_c.errorbar(T, c.linear_coefficient / norm, yerr=c.linear_coefficient_error / norm, fmt="o",
+                      ms=3, color="C0", capsize=2, label="fit at simulated $T$")
+        ax_c.plot(c.fine_temperature, c.linear_coefficient_fine / norm, color="C0", lw=1,
+                  label="from splines")
+        ax_c.axhline(0.0, color="0.5", lw=0.8)
+        if detected:
+            e = E["Tc_linear"]
+            _interval_line(ax_c, e["value"], e["ci_low"], e["ci_high"], rf"zero: $T_c$ = {e['value']:.3f}")
+        ax_c.legend(fontsize=8)
+    else:
+        _no_signal_text(ax_c, "linear coefficient undefined (nu_ml undefined)")
+    ax_c.set_xlabel(T_LABEL)
+    ax_c.set_ylabel(r"normalised linear coefficient $b(T)/\max_T|b|$")
+    ax_c.set_title(r"(c) slope of $\langle p\rangle$ vs $L^{1/\nu_{ml}}$")
+
+    # (d) collapse
+    cf = c.collapse
+    if detected and cf is not None and cf.success:
+        for i, l in enumerate(L):
+            x = l ** (1.0 / cf.nu) * (T - cf.Tc)
+            used = cf.mask[i]
+            ax_d.errorbar(x[used], result.mean[i, used], yerr=result.stderr[i, used], fmt="o", ms=3,
+                          color=colors[i], capsize=2, label=f"L = {l}")
+            ax_d.plot(x[~used], result.mean[i, ~used], "o", ms=3, mfc="none", color=colors[i], alpha=0.5)
+        xs = np.concatenate([l ** (1.0 / cf.nu) * (T - cf.Tc)[cf.mask[i]] for i, l in enumerate(L)])
+        xf = np.linspace(xs.min(), xs.max(), 200)
+        ax_d.plot(xf, np.polynomial.polynomial.polyval(xf, cf.coefficients), "k-", lw=1.2,
+                  label=(rf"cubic, $T_c$ = {cf.Tc:.3f}, $\nu$ = {cf.nu:.2f}, "
+                         rf"$\chi^2_r$ = {cf.reduced_chi2:.2f}"))
+        ax_d.set_xlim(xs.min() - 0.3 * np.ptp(xs), xs.max() + 0.3 * np.ptp(xs))
+        ax_d.legend(fontsize=7)
+    else:
+        msg = "no collapse: no transition detected" if not detected else (
+            f"collapse failed: {cf.message if cf is not None else 'not fitted'}")
+        _no_signal_text(ax_d, msg)
+    ax_d.set_xlabel(r"$x = L^{1/\nu}(T - T_c)$ [$J$]")
+    ax_d.set_ylabel(r"$\langle p \rangle$")
+    ax_d.set_title("(d) data collapse (Eq. 4), filled points fitted")
+
+    scen = est.get("scenario") or "scenario"
+    verdict = "transition detected" if detected else "NO transition detected: " + (est.get("reason") or "")
+    fig.suptitle("\n".join(textwrap.wrap(f"{scen}: {verdict}", 110)), fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, stem)
+
+
+def plot_baseline(result: "BaselineResult", stem: str | os.PathLike, estimates: dict | None = None) -> list[Path]:
+    """Binder ratio g and xi_L/L vs T per L with the crossing of the two largest sizes."""
+    from sgpoison.fss.conventional import baseline_estimates_dict
+
+    est = estimates if estimates is not None else baseline_estimates_dict(result)
+    L, T = result.L, result.temperature
+    colors = _size_colors(len(L))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    panels = (("binder", "Tc_binder", r"Binder ratio $g = \frac{1}{2}(3 - [\langle q^4\rangle]/"
+                                      r"[\langle q^2\rangle]^2)$"),
+              ("correlation_length", "Tc_conventional", r"$\xi_L / L$"))
+    for ax, (name, key, ylabel) in zip(axes, panels):
+        curves, err = result.curves[name], result.stderr[name]
+        for i, l in enumerate(L):
+            y = np.where(np.isfinite(curves[i]), curves[i], np.nan)
+            ax.errorbar(T, y, yerr=np.where(np.isfinite(err[i]), err[i], 0.0), fmt="o-", ms=3, lw=0.8,
+                        color=colors[i], capsize=2, label=f"L = {l}")
+        e = est["estimates"][key]
+        if e["value"] is not None:
+            _interval_line(ax, e["value"], e["ci_low"], e["ci_high"],
+                           rf"crossing L={L[-2]},{L[-1]}: {_pm(e['value'], e['error'])}")
+        ax.set_xlabel(T_LABEL)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    axes[0].set_title("(a) spin-glass Binder ratio")
+    axes[1].set_title("(b) finite-size correlation length")
+    verdict = "crossing detected" if est["transition_detected"] else "no crossing: " + (est.get("reason") or "")
+    fig.suptitle("\n".join(textwrap.wrap(f"conventional analysis ({est.get('disorder')} couplings): {verdict}",
+                                         110)), fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, stem)
+
+
+def _asym(row, name):
+    v, lo, hi = row.get(name), row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
+    if v is None or not np.isfinite(v):
+        return None
+    lo = v if lo is None or not np.isfinite(lo) else lo
+    hi = v if hi is None or not np.isfinite(hi) else hi
+    return v, [[max(v - lo, 0.0)], [max(hi - v, 0.0)]]
+
+
+def plot_tc_summary(table: "pd.DataFrame", stem: str | os.PathLike,
+                    literature: Sequence[float] = LITERATURE_TC_BIMODAL) -> list[Path]:
+    """Tc per scenario (linear-coefficient and collapse methods) with the references.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per scenario (``kind == "machine_learning"``) plus at most one
+        ``kind == "conventional"`` row, columns as written by
+        :func:`sgpoison.report.summary.build_table` (``Tc_linear``, ``Tc_linear_ci_low`` ...).
+    stem : path-like
+    literature : (float, float)
+        Literature band of Tc (bimodal couplings).
+    """
+    ml = table[table["kind"] == "machine_learning"].reset_index(drop=True)
+    conv = table[table["kind"] == "conventional"]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(ml) + 2.5), 4.5))
+    ax.axhspan(literature[0], literature[1], color="gold", alpha=0.35, lw=0,
+               label=f"literature $T_c$ (bimodal) {literature[0]:.2f}-{literature[1]:.2f}")
+    values = list(literature)
+    if len(conv):
+        row = conv.iloc[0].to_dict()
+        if row.get("Tc_conventional") is not None and np.isfinite(row.get("Tc_conventional", np.nan)):
+            v = row["Tc_conventional"]
+            ax.axhline(v, color="C3", lw=1.2,
+                       label=rf"conventional $\xi_L/L$ crossing {_pm(v, row.get('Tc_conventional_error'))}")
+            lo, hi = row.get("Tc_conventional_ci_low"), row.get("Tc_conventional_ci_high")
+            if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
+                ax.axhspan(lo, hi, facecolor="none", edgecolor="C3", hatch="///", alpha=0.4, lw=0)
+                values.extend([lo, hi])
+            values.append(v)
+    no_signal = []
+    for i, row in ml.iterrows():
+        row = row.to_dict()
+        got = False
+        for name, dx, marker, color, label in (("Tc_linear", -0.12, "o", "C0", "linear coefficient (Fig. 1c)"),
+                                               ("Tc_collapse", 0.12, "s", "C2", "data collapse (Eq. 4)")):
+            a = _asym(row, name)
+            if a is not None and bool(row.get("transition_detected")):
+                ax.errorbar([i + dx], [a[0]], yerr=a[1], fmt=marker, color=color, capsize=3,
+                            label=label if label not in ax.get_legend_handles_labels()[1] else None)
+                values.extend([a[0] - a[1][0][0], a[0] + a[1][1][0]])
+                got = True
+        if not got:
+            no_signal.append(i)
+    lo_v, hi_v = min(values), max(values)
+    pad = max(0.05, 0.15 * (hi_v - lo_v))
+    ymin, ymax = lo_v - 2 * pad, hi_v + pad
+    ax.set_ylim(ymin, ymax)
+    for k, i in enumerate(no_signal):
+        ax.plot([i], [ymin + 0.6 * pad], "x", color="0.3", ms=10, mew=2,
+                label="no transition detected" if k == 0 else None)
+        ax.annotate("no signal", (i, ymin + 0.6 * pad), xytext=(0, 8), textcoords="offset points",
+                    ha="center", fontsize=8, color="0.3")
+    labels = []
+    for _, row in ml.iterrows():
+        lab = str(row["scenario"])
+        audit = row.get("audit_verdict")
+        if isinstance(audit, str) and audit:
+            lab += f"\n(audit: {audit})"
+        labels.append(lab)
+    ax.set_xticks(range(len(ml)))
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
+    ax.set_xlim(-0.6, len(ml) - 0.4)
+    ax.set_xlabel("training scenario")
+    ax.set_ylabel(r"critical temperature $T_c$ [$J$, $k_B = 1$]")
+    ax.set_title(r"$T_c$ from the network's $p(T, L)$ on bimodal couplings")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return save_figure(fig, stem)

@@ -1,0 +1,290 @@
+"""Helpers for the workflow tests: copying the workflow, running Snakemake, parsing dry runs,
+a stand-in ``sgpoison`` command, and validation of the outputs of a real run."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+#: what a workflow run needs, copied into a scratch directory per test
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles", "envs")
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "baseline", "summary")
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def copy_workflow(destination: Path, config: str | dict = "test.yaml") -> Path:
+    """Copy the workflow into ``destination`` with ``config`` as its config/config.yaml.
+
+    ``config`` is the name of a file in config/ or a config dictionary.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, destination / name)
+    write_config(destination, load_config(config) if isinstance(config, str) else config)
+    return destination
+
+
+def load_config(name: str = "test.yaml") -> dict:
+    with open(REPO / "config" / name) as stream:
+        return yaml.safe_load(stream)
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    with open(workdir / "config" / "config.yaml", "w") as stream:
+        yaml.safe_dump(config, stream, sort_keys=False)
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: float = 600,
+              check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m snakemake ARGS`` in ``workdir``; output captured as text (stdout+stderr).
+
+    The process runs in its own session and the whole group is killed (SIGKILL) on timeout:
+    the Slurm plugin's status loop ignores SIGTERM.
+    """
+    command = [sys.executable, "-m", "snakemake", *args]
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               stdin=subprocess.DEVNULL)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        raise AssertionError(f"snakemake {' '.join(args)} timed out after {timeout} s:\n"
+                             f"{output[-5000:]}") from None
+    result = subprocess.CompletedProcess(command, process.returncode, output, "")
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{output[-8000:]}")
+    return result
+
+
+def expected_job_counts(config: dict) -> Counter:
+    """Jobs of a complete run of ``config`` by rule (rule all excluded)."""
+    sizes = config["sizes"]
+    scenarios = config["scenarios"]
+    batch_size = config["simulation"]["batch_size"]
+    fractions = {float(s["sweep_fraction"]) for s in scenarios.values()}
+    counts = Counter()
+    for disorder, n_fractions in (("gaussian", len(fractions)), ("bimodal", 1)):
+        rows = {row["L"]: row for row in config["simulation"][disorder]}
+        for L in sizes:
+            counts["simulate"] += n_fractions * math.ceil(rows[L]["n_instances"] / batch_size)
+            counts["merge"] += n_fractions
+    counts["audit"] = counts["train"] = counts["predict"] = len(sizes) * len(scenarios)
+    counts["analyze"] = len(scenarios)
+    counts["baseline"] = counts["summary"] = 1
+    return counts
+
+
+# ------------------------------------------------------------------------------------------
+# dry runs
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedJob:
+    rule: str
+    wildcards: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+
+    def __repr__(self) -> str:
+        wildcards = ",".join(f"{k}={v}" for k, v in sorted(self.wildcards.items()))
+        return f"{self.rule}({wildcards})"
+
+
+_RULE_LINE = re.compile(r"^(?:local)?rule (\w+):\s*$")
+
+
+def planned_jobs(output: str) -> list[PlannedJob]:
+    """Jobs listed by ``snakemake -n`` (rule, wildcards, reason), rule `all` excluded."""
+    jobs: list[PlannedJob] = []
+    current: PlannedJob | None = None
+    for line in output.splitlines():
+        match = _RULE_LINE.match(line)
+        if match:
+            current = PlannedJob(match.group(1))
+            if current.rule != "all":
+                jobs.append(current)
+        elif current is not None and line.startswith("    "):
+            key, _, value = line.strip().partition(": ")
+            if key == "wildcards":
+                current.wildcards = dict(item.split("=", 1) for item in value.split(", "))
+            elif key == "reason":
+                current.reason = value
+        else:
+            current = None
+    return jobs
+
+
+def dry_run(workdir: Path, *args: str) -> list[PlannedJob]:
+    result = snakemake(workdir, "-n", "--cores", "2", *args)
+    return planned_jobs(result.stdout)
+
+
+# ------------------------------------------------------------------------------------------
+# a stand-in for the sgpoison command line (for DAG and rerun tests; no physics)
+# ------------------------------------------------------------------------------------------
+
+_STUB = '''#!{python}
+"""Stand-in for `sgpoison`: writes every output named on the command line (docs/cli.md)."""
+import json, os, sys
+command, args = sys.argv[1], sys.argv[2:]
+values = {{}}
+for i, arg in enumerate(args):
+    if arg.startswith("--") and i + 1 < len(args) and not args[i + 1].startswith("--"):
+        values[arg] = args[i + 1]
+record = json.dumps({{"command": command, "argv": args}})
+files = [values[k] for k in ("--out", "--history", "--metadata") if k in values]
+directory_outputs = {{
+    "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf"),
+    "baseline": ("estimates.json", "estimates.nc", "baseline.png", "baseline.pdf"),
+    "summary": ("results.csv", "results.nc", "tc_summary.png", "tc_summary.pdf"),
+}}
+if command in directory_outputs:
+    files = [os.path.join(values["--out"], name) for name in directory_outputs[command]]
+for path in files:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as stream:
+        stream.write(record)
+with open(os.environ["SGPOISON_STUB_CALLS"], "a") as stream:
+    stream.write(record + "\\n")
+# like the real audit: labels with noise disagree with the temperatures, and with
+# --policy refuse a failing audit exits 3 after writing its report
+if command == "audit" and values.get("--policy") == "refuse" and float(values["--label-noise"]) > 0:
+    sys.exit(3)
+'''
+
+
+def stub_environment(directory: Path) -> dict:
+    """Environment whose PATH starts with a stand-in `sgpoison`; calls go to directory/calls."""
+    bin_dir = directory / "stub-bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    stub = bin_dir / "sgpoison"
+    stub.write_text(_STUB.format(python=sys.executable))
+    stub.chmod(0o755)
+    env = dict(os.environ)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    env["SGPOISON_STUB_CALLS"] = str(directory / "calls.jsonl")
+    return env
+
+
+# ------------------------------------------------------------------------------------------
+# real runs
+# ------------------------------------------------------------------------------------------
+
+
+def missing_commands() -> list[str]:
+    """sgpoison commands not (yet) available on PATH."""
+    executable = shutil.which("sgpoison")
+    if executable is None:
+        return list(COMMANDS)
+    result = subprocess.run([executable, "--help"], capture_output=True, text=True)
+    return [c for c in COMMANDS if not re.search(rf"\b{c}\b", result.stdout)]
+
+
+def require_commands(pytest) -> None:
+    """Skip (fail on CI) unless every sgpoison command exists."""
+    missing = missing_commands()
+    if missing:
+        message = f"sgpoison commands not available yet: {', '.join(missing)}"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def validate_outputs(workdir: Path, config: dict) -> None:
+    """Check the files of a finished real run: presence, formats, provenance, scenario names."""
+    import pandas as pd
+    import xarray as xr
+
+    results = workdir / "results"
+    sizes = sorted(config["sizes"])
+    scenarios = list(config["scenarios"])
+    provenance = ("sgpoison_version", "git_commit", "parameters")
+
+    for disorder in ("gaussian", "bimodal"):
+        fractions = ({str(float(s["sweep_fraction"])) for s in config["scenarios"].values()}
+                     if disorder == "gaussian" else {"1.0"})
+        rows = {row["L"]: row for row in config["simulation"][disorder]}
+        for L in sizes:
+            for fraction in fractions:
+                path = results / "simulations" / disorder / f"L{L}_f{fraction}.nc"
+                with xr.open_dataset(path) as ds:
+                    assert ds.attrs["format"] == "sgpoison-simulation", path
+                    assert int(ds.attrs["L"]) == L and ds.attrs["disorder"] == disorder, path
+                    assert float(ds.attrs["sweep_fraction"]) == float(fraction), path
+                    assert ds.sizes["instance"] == rows[L]["n_instances"], path
+                    assert ds.sizes["temperature"] == rows[L]["n_temps"], path
+                    assert ds.sizes["snapshot"] == rows[L]["n_snapshots"], path
+                    assert int(ds.attrs["seed"]) == 1000 * config["simulation"]["seed"] + L
+                    for key in provenance:
+                        assert key in ds.attrs, f"{path}: no {key} attribute"
+
+    for scenario in scenarios:
+        for L in sizes:
+            model_dir = results / "models" / scenario / f"L{L}"
+            assert (model_dir / "model.keras").stat().st_size > 0
+            assert (model_dir / "history.csv").stat().st_size > 0
+            metadata = json.loads((model_dir / "model.json").read_text())
+            text = json.dumps(metadata)
+            assert scenario in text, f"{model_dir}/model.json does not name scenario {scenario}"
+            for key in ("sgpoison_version", "git_commit"):
+                assert key in text, f"{model_dir}/model.json has no {key}"
+            path = results / "predictions" / scenario / f"L{L}.nc"
+            with xr.open_dataset(path) as ds:
+                assert ds.attrs["format"] == "sgpoison-prediction", path
+                assert ds.attrs["scenario"] == scenario, path
+                label_noise = config["scenarios"][scenario]["label_noise"]
+                assert float(ds.attrs["label_noise"]) == label_noise, path
+                assert float(ds.attrs["training_sweep_fraction"]) == float(
+                    config["scenarios"][scenario]["sweep_fraction"]), path
+                p = ds["p"].values
+                assert ((p >= 0) & (p <= 1)).all(), f"{path}: p outside [0, 1]"
+                for key in provenance:
+                    assert key in ds.attrs, f"{path}: no {key} attribute"
+        analysis = results / "analysis" / scenario
+        json.loads((analysis / "estimates.json").read_text())
+        for name in ("estimates.nc", "fig1.png", "fig1.pdf"):
+            assert (analysis / name).stat().st_size > 0, analysis / name
+
+    baseline = results / "baseline"
+    json.loads((baseline / "estimates.json").read_text())
+    for name in ("estimates.nc", "baseline.png", "baseline.pdf"):
+        assert (baseline / name).stat().st_size > 0, baseline / name
+
+    summary = results / "summary"
+    table = pd.read_csv(summary / "results.csv")
+    text = table.to_csv()
+    for scenario in scenarios:
+        assert scenario in text, f"results.csv has no row for scenario {scenario}"
+    for name in ("results.nc", "tc_summary.png", "tc_summary.pdf"):
+        assert (summary / name).stat().st_size > 0, summary / name
+    verdicts = dict(zip(table["scenario"], table["audit_verdict"]))
+    for scenario in scenarios:
+        reports = [json.loads((results / "audit" / scenario / f"L{L}.json").read_text()) for L in sizes]
+        assert all(r["verdict"] in ("pass", "fail") and r["scenario"] == scenario for r in reports)
+        expected = "fail" if any(r["verdict"] == "fail" for r in reports) else "pass"
+        assert verdicts[scenario] == expected, (scenario, verdicts)
+        if config["scenarios"][scenario]["label_noise"] > 0:  # flipped labels contradict T
+            assert verdicts[scenario] == "fail", scenario
+
+    for stage in ("simulate", "merge", "audit", "train", "predict", "analyze", "baseline", "summary"):
+        assert list((workdir / "logs" / stage).rglob("*.log")), f"no logs of {stage}"
+        assert list((results / "benchmarks" / stage).rglob("*.tsv")), f"no benchmarks of {stage}"
