@@ -18,7 +18,8 @@ from sgpoison.audit import report as audit
 from sgpoison.cli import main
 from sgpoison.io.formats import open_simulation, write_netcdf
 from sgpoison.mc.parallel_tempering import SimulationParameters, simulate
-from sgpoison.mc.thermalization import bootstrap_mean, bootstrap_instances, log_bin_windows
+from sgpoison.bootstrap import bootstrap_indices, bootstrap_mean
+from sgpoison.mc.thermalization import log_bin_windows
 from sgpoison.ml.train import TrainingConfig, prepare_training_set
 
 T_LABEL = 0.95
@@ -72,7 +73,7 @@ def test_log_bin_windows_last_two_bins_and_partial_last_bin():
 
 def test_bootstrap_error_matches_standard_error():
     x = np.random.default_rng(0).normal(size=(400, 3))
-    mean, error = bootstrap_mean(x, bootstrap_instances(400, 2000, seed=1))
+    mean, error = bootstrap_mean(x, bootstrap_indices([400], 2000, seed=1)[0])
     np.testing.assert_allclose(mean, x.mean(axis=0))
     np.testing.assert_allclose(error, x.std(axis=0, ddof=1) / 20, rtol=0.1)
 

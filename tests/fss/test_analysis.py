@@ -18,11 +18,12 @@ import xarray as xr
 from sgpoison.fss import chain as analysis
 from sgpoison.fss.chain import (
     AnalysisSettings, analyze, estimates_dict, fit_collapse, houdayer_hartmann_quality,
-    oriented_root, percentile_interval, weighted_line,
+    oriented_root, weighted_line,
 )
+from sgpoison.bootstrap import percentile_interval
 from builders import NU, PREDICTION_TEMPERATURES, SIZES, TC, scaling_function, synthetic_predictions
 from sgpoison.cli import main
-from sgpoison.io.formats import DataFormatError
+from sgpoison.errors import DataFormatError
 
 TEMPERATURES = PREDICTION_TEMPERATURES
 

@@ -18,7 +18,8 @@ from sgpoison.fss.conventional import (
 )
 from builders import MOMENT_TEMPERATURES, NU, TC, synthetic_moments
 from sgpoison.cli import main
-from sgpoison.io.formats import FORMAT_NAME, FORMAT_VERSION, DataFormatError
+from sgpoison.errors import DataFormatError
+from sgpoison.io.formats import FORMAT_NAME, FORMAT_VERSION
 
 TEMPERATURES = MOMENT_TEMPERATURES
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sgpoison.io.formats import DataFormatError, merge_simulations, open_simulation, write_netcdf
+from sgpoison.errors import DataFormatError
+from sgpoison.io.formats import merge_simulations, open_simulation, write_netcdf
 from sgpoison.mc.parallel_tempering import SimulationParameters, simulate
 
 

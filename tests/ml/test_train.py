@@ -17,14 +17,14 @@ from scipy import stats
 pytest.importorskip("tensorflow")
 
 from sgpoison.cli import main  # noqa: E402
-from sgpoison.io.formats import DataFormatError, write_netcdf  # noqa: E402
+from sgpoison.errors import DataFormatError, SettingsError  # noqa: E402
+from sgpoison.io.formats import write_netcdf  # noqa: E402
+from sgpoison.io.provenance import file_sha256  # noqa: E402
 from sgpoison.ml.train import (  # noqa: E402
     HISTORY_COLUMNS,
     METADATA_MEMBER,
     OverlapBlocks,
     TrainingConfig,
-    TrainingError,
-    file_sha256,
     label_flips,
     load_model,
     phase_labels,
@@ -69,17 +69,17 @@ def clean(files):
 def test_phase_labels_and_empty_class():
     np.testing.assert_array_equal(phase_labels([0.8, 0.95, 0.96, 1.2], 0.95), [0, 0, 1, 1])
     for t_label in (0.5, 1.1, 2.0):
-        with pytest.raises(TrainingError, match="one class would be empty") as info:
+        with pytest.raises(SettingsError, match="one class would be empty") as info:
             phase_labels(np.linspace(0.8, 1.1, 6), t_label)
         assert info.value.option == "--t-label"
 
 
 @pytest.mark.parametrize("rho", [-0.1, 0.5, 0.7, math.nan, math.inf])
 def test_label_noise_out_of_range(rho):
-    with pytest.raises(TrainingError, match="label-noise") as info:
+    with pytest.raises(SettingsError, match="label-noise") as info:
         label_flips((10,), rho, 0)
     assert info.value.option == "--label-noise"
-    with pytest.raises(TrainingError):
+    with pytest.raises(SettingsError):
         TrainingConfig(label_noise=rho).validate()
 
 
@@ -131,7 +131,7 @@ def test_training_set_labels_split_and_flips(files):
 
 
 def test_split_needs_a_training_instance():
-    with pytest.raises(TrainingError, match="no training instance"):
+    with pytest.raises(SettingsError, match="no training instance"):
         split_instances(1, 0.2, 0)
     train_pos, val_pos = split_instances(10, 0.0, 0)
     assert len(val_pos) == 0 and len(train_pos) == 10
@@ -247,7 +247,7 @@ def test_same_seed_gives_identical_weights(files):
 
 
 def test_train_rejects_wrong_L(files):
-    with pytest.raises(TrainingError, match="L=4") as info:
+    with pytest.raises(SettingsError, match="L=4") as info:
         train(files["gaussian"], TrainingConfig(**FAST), expected_L=8)
     assert info.value.option == "--L"
 
@@ -287,7 +287,7 @@ def test_prediction_is_mean_of_model_outputs(clean, files, tmp_path):
 
 def test_prediction_rejects_other_L(clean, files, tmp_path):
     _, paths = clean
-    with pytest.raises(TrainingError, match="L=6") as info:
+    with pytest.raises(SettingsError, match="L=6") as info:
         predict(paths["model"], files["L6"], tmp_path / "p.nc")
     assert info.value.option == "--data"
 
@@ -299,7 +299,7 @@ def test_metadata_beside_the_model_when_not_embedded(clean, tmp_path):
         for name in src.namelist():
             if name != METADATA_MEMBER:
                 dst.writestr(name, src.read(name))
-    with pytest.raises(TrainingError, match="no sgpoison metadata"):
+    with pytest.raises(SettingsError, match="no sgpoison metadata"):
         read_model_metadata(bare)
     (tmp_path / "bare.json").write_text(paths["metadata"].read_text())
     assert read_model_metadata(bare)["L"] == 4

@@ -51,7 +51,6 @@ TensorFlow is imported only by the functions that train networks.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -63,9 +62,12 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from sgpoison.errors import DataFormatError, SettingsError
 from sgpoison.io.formats import open_simulation, write_netcdf
-from sgpoison.io.provenance import provenance
-from sgpoison.mc.thermalization import bootstrap_instances, log_bin_tests
+from sgpoison.io.jsonio import read_json, write_json
+from sgpoison.io.provenance import file_sha256, provenance
+from sgpoison.bootstrap import bootstrap_indices, percentile_interval
+from sgpoison.mc.thermalization import log_bin_tests
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +100,6 @@ LOG_BIN_CHECKS = {
     "energy_kpy": "energy_kpy_log_bins",
     "kpy_identity": "kpy_identity",
 }
-
-
-class AuditError(ValueError):
-    """An invalid audit request; ``option`` names the command-line option at fault, if any."""
-
-    def __init__(self, message: str, option: str | None = None):
-        super().__init__(message)
-        self.option = option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +163,7 @@ class AuditConfig:
     threads: int | None = None
 
     def validate(self) -> None:
-        """Raise :class:`AuditError` naming the option (or field) of the first invalid value."""
+        """Raise :class:`SettingsError` naming the option (or field) of the first invalid value."""
         checks = [
             ("--significance", self.significance, 0.0 < self.significance < 1.0, "must be in (0, 1)"),
             ("--n-bootstrap", self.n_bootstrap, self.n_bootstrap >= 2, "must be >= 2"),
@@ -194,7 +188,7 @@ class AuditConfig:
         ]
         for option, value, ok, message in checks:
             if not ok:
-                raise AuditError(f"{option} {message}, got {value!r}",
+                raise SettingsError(f"{option} {message}, got {value!r}",
                                  option if option.startswith("--") else None)
 
 
@@ -397,7 +391,7 @@ def label_agreement(labels: np.ndarray, temperatures: np.ndarray, t_label: float
 def instance_folds(n_instances: int, n_folds: int, seed: int) -> np.ndarray:
     """Fold of each instance (int64, shape (n_instances,)), balanced and shuffled with ``seed``."""
     if n_instances < n_folds:
-        raise AuditError(f"--folds {n_folds}: only {n_instances} instances to split", "--folds")
+        raise SettingsError(f"--folds {n_folds}: only {n_instances} instances to split", "--folds")
     order = np.random.default_rng(seed).permutation(n_instances)
     folds = np.empty(n_instances, dtype=np.int64)
     folds[order] = np.arange(n_instances) % n_folds
@@ -658,16 +652,14 @@ def estimate_label_noise(p1: np.ndarray, labels: np.ndarray, temperatures: np.nd
     full = _confident_learning(flat_p, flat_y, ones, groups, split)
     confident, predicted = full["confident"], full["predicted"]
 
-    resamples = bootstrap_instances(n_inst, n_bootstrap, seed)
+    resamples = bootstrap_indices([n_inst], n_bootstrap, seed)[0]
     boot = np.empty((n_bootstrap, 3))
     for b, sample in enumerate(resamples):
         weights = np.bincount(sample, minlength=n_inst).astype(np.float64)[inst]
         r = _confident_learning(flat_p, flat_y, weights, groups, split)
         boot[b] = r["rate"], r["rate_upper"], r["rate_lower"]
-    alpha = 1.0 - confidence
-    lo, hi = np.nanquantile(boot[:, 0], [alpha / 2, 1 - alpha / 2])
-    excess = boot[:, 2] - boot[:, 1]
-    ex_lo, ex_hi = np.nanquantile(excess, [alpha / 2, 1 - alpha / 2])
+    lo, hi = percentile_interval(boot[:, 0], confidence)
+    ex_lo, ex_hi = percentile_interval(boot[:, 2] - boot[:, 1], confidence)
 
     # do the networks resolve the phases at all? (label-free: mean p on either side of t_label)
     side_high = (T[in_region] > t_label)[None, :, None]
@@ -810,14 +802,14 @@ def audit_training_set(path: str | os.PathLike, config: AuditConfig = AuditConfi
     ------
     FileNotFoundError, sgpoison.io.formats.DataFormatError
         Missing or invalid simulation file.
-    AuditError
+    SettingsError
         Invalid configuration or policy.
     """
-    from sgpoison.ml.train import TrainingConfig, TrainingError, file_sha256, prepare_training_set
+    from sgpoison.ml.train import TrainingConfig, prepare_training_set
 
     config.validate()
     if policy not in POLICIES:
-        raise AuditError(f"--policy must be one of {POLICIES}, got {policy!r}", "--policy")
+        raise SettingsError(f"--policy must be one of {POLICIES}, got {policy!r}", "--policy")
     path = Path(path)
     with open_simulation(path) as ds:
         attrs = dict(ds.attrs)
@@ -832,7 +824,7 @@ def audit_training_set(path: str | os.PathLike, config: AuditConfig = AuditConfi
                     "validation_fraction": config.validation_fraction}
     try:
         tset = prepare_training_set(path, training)
-    except TrainingError as exc:
+    except SettingsError as exc:
         labels = {"verdict": "fail", "failing_checks": [f"labels.classes: {exc}"],
                   "checks": {"classes": False}, "source": label_source}
     else:
@@ -866,9 +858,7 @@ def audit_training_set(path: str | os.PathLike, config: AuditConfig = AuditConfi
 
 def write_report(report: dict, path: str | os.PathLike) -> Path:
     """Write an audit report as indented JSON, atomically (NaN -> null)."""
-    from sgpoison.ml.train import write_json
-
-    return write_json(report, path)
+    return write_json(report, path, sort_keys=True)
 
 
 def scenario_verdict(paths) -> dict:
@@ -889,15 +879,16 @@ def scenario_verdict(paths) -> dict:
 
     Raises
     ------
-    ValueError
-        If a file is not an audit report (the message names it).
+    FileNotFoundError, DataFormatError
+        If a file is missing, not JSON or not an audit report (the message names it).
     """
     per_L, failing, noise = {}, [], {}
     parts = {"thermalization": "pass", "labels": "pass"}
     for path in paths:
-        report = json.loads(Path(path).read_text())
-        if report.get("format") != AUDIT_FORMAT:
-            raise ValueError(f"{path}: not an sgpoison audit report (format {report.get('format')!r})")
+        report = read_json(path, "audit report")
+        if not isinstance(report, dict) or report.get("format") != AUDIT_FORMAT:
+            found = report.get("format") if isinstance(report, dict) else type(report).__name__
+            raise DataFormatError(f"{path}: not an sgpoison audit report (format {found!r})")
         L = int(report["L"])
         per_L[L] = report["verdict"]
         failing += [f"L={L}: {check}" for check in report["failing_checks"]]

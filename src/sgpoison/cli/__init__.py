@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from sgpoison.io.formats import DataFormatError
+    from sgpoison.errors import DataFormatError
 
     try:
         # errors reported through the command's own parser show the command's usage line

@@ -72,9 +72,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison.audit.report import (REFUSE_EXIT_CODE, AuditConfig, AuditError, audit_training_set,
+    from sgpoison.audit.report import (REFUSE_EXIT_CODE, AuditConfig, audit_training_set,
                                 summary_line, write_report)
-    from sgpoison.io.formats import DataFormatError
+    from sgpoison.errors import DataFormatError, SettingsError
 
     if not args.data.is_file():
         parser.error(f"argument --data: {args.data}: no such file")
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         threads=args.threads)
     try:
         config.validate()
-    except AuditError as exc:
+    except SettingsError as exc:
         parser.error(f"argument {exc.option}: {exc}" if exc.option else str(exc))
 
     try:
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     try:
         report = audit_training_set(args.data, config, scenario=args.scenario, policy=args.policy)
-    except AuditError as exc:
+    except SettingsError as exc:
         if exc.option:
             parser.error(f"argument {exc.option}: {exc}")
         print(f"sgpoison audit: error: {exc}", file=sys.stderr)

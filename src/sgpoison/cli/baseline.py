@@ -28,7 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from sgpoison.fss import conventional as baseline
     from sgpoison.report import figures
-    from sgpoison.io.formats import DataFormatError
+    from sgpoison.errors import DataFormatError
 
     if args.n_bootstrap < 10:
         parser.error(f"--n-bootstrap: must be at least 10, got {args.n_bootstrap}")

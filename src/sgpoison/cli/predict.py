@@ -35,8 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison.io.formats import DataFormatError
-    from sgpoison.ml.train import TrainingError
+    from sgpoison.errors import DataFormatError
+    from sgpoison.errors import SettingsError
 
     for option, path in (("--model", args.model), ("--data", args.data)):
         if not path.is_file():
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         predict(args.model, args.data, out=args.out, batch_size=args.batch_size, threads=args.threads)
-    except TrainingError as exc:
+    except SettingsError as exc:
         if exc.option:
             parser.error(f"argument {exc.option}: {exc}")
         print(f"sgpoison predict: error: {exc}", file=sys.stderr)

@@ -27,7 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from sgpoison.report import summary
-    from sgpoison.io.formats import DataFormatError
+    from sgpoison.errors import DataFormatError
 
     try:
         scenarios = summary.parse_assignments(args.scenario, "--scenario")

@@ -52,8 +52,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison.io.formats import DataFormatError
-    from sgpoison.ml.train import TrainingConfig, TrainingError
+    from sgpoison.errors import DataFormatError
+    from sgpoison.errors import SettingsError
+    from sgpoison.ml.train import TrainingConfig
 
     if not args.data.is_file():
         parser.error(f"argument --data: {args.data}: no such file")
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     try:
         config.validate()
-    except TrainingError as exc:
+    except SettingsError as exc:
         parser.error(f"argument {exc.option}: {exc}")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         train(args.data, config, model_out=args.out, history_out=args.history,
               metadata_out=args.metadata, expected_L=args.L)
-    except TrainingError as exc:
+    except SettingsError as exc:
         if exc.option:
             parser.error(f"argument {exc.option}: {exc}")
         print(f"sgpoison train: error: {exc}", file=sys.stderr)

@@ -30,7 +30,6 @@ oriented crossings, bootstrap intervals and JSON conversion are shared with
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
@@ -42,7 +41,10 @@ import numpy as np
 import xarray as xr
 from scipy import interpolate, optimize
 
-from sgpoison.io.formats import PREDICTION_FORMAT, DataFormatError, write_netcdf
+from sgpoison.bootstrap import bootstrap_indices, percentile_interval
+from sgpoison.errors import DataFormatError
+from sgpoison.io.formats import PREDICTION_FORMAT, attribute_values, open_netcdf, write_netcdf
+from sgpoison.io.jsonio import to_json, to_jsonable, write_json
 from sgpoison.io.provenance import provenance
 
 #: ``format`` attribute of prediction files (written by ``sgpoison predict``)
@@ -165,14 +167,6 @@ class PredictionSet:
         return {k: (self.attrs[0].get(k) if self.attrs else None) for k in SCENARIO_ATTRS}
 
 
-def _jsonable_attr(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _same_attr(a: Any, b: Any) -> bool:
     """Equality of attribute values, with NaN equal to NaN."""
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
@@ -207,13 +201,7 @@ def open_predictions(paths: Sequence[str | os.PathLike]) -> PredictionSet:
     """
     entries = []
     for path in map(Path, paths):
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such prediction file")
-        try:
-            ds = xr.open_dataset(path, engine="netcdf4", cache=False)
-        except Exception as exc:  # netCDF4 raises OSError/RuntimeError/ValueError
-            raise DataFormatError(f"{path}: not a readable NetCDF-4 file ({exc})") from exc
-        with ds:
+        with open_netcdf(path, "prediction") as ds:
             fmt = ds.attrs.get("format")
             if fmt != PREDICTION_FORMAT:
                 raise DataFormatError(
@@ -230,7 +218,7 @@ def open_predictions(paths: Sequence[str | os.PathLike]) -> PredictionSet:
                 raise DataFormatError(f"{path}: no 'temperature' coordinate")
             T = np.asarray(ds["temperature"].values, dtype=np.float64)
             p = np.asarray(ds["p"].values, dtype=np.float64)
-            attrs = {k: _jsonable_attr(v) for k, v in ds.attrs.items()}
+            attrs = attribute_values(ds.attrs)
         L = int(attrs["L"])
         if not np.all(np.isfinite(T)) or np.any(np.diff(T) <= 0):
             raise DataFormatError(f"{path}: temperatures must be finite and increasing, got {T}")
@@ -348,20 +336,6 @@ def oriented_root(grid: np.ndarray, values: np.ndarray, increasing: bool = True)
     return float(grid[i] - v[i] * (grid[i + 1] - grid[i]) / (v[i + 1] - v[i]))
 
 
-def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    """Percentile bootstrap interval of the finite samples (NaN, NaN if fewer than 2).
-
-    Returns the ``50(1 - c)`` and ``50(1 + c)`` percentiles (Efron & Tibshirani,
-    *An Introduction to the Bootstrap*, 1993, ch. 13).
-    """
-    finite = np.asarray(samples, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if finite.size < 2:
-        return math.nan, math.nan
-    lo, hi = np.percentile(finite, [50.0 * (1 - confidence), 50.0 * (1 + confidence)])
-    return float(lo), float(hi)
-
-
 def estimate_entry(value: float, samples: np.ndarray, confidence: float, description: str,
                    withheld: bool = False) -> dict[str, Any]:
     """One estimate with its bootstrap interval, as stored in ``estimates.json``.
@@ -385,34 +359,7 @@ def estimate_entry(value: float, samples: np.ndarray, confidence: float, descrip
     }
     if withheld or not math.isfinite(entry["value"]):
         entry.update(value=None, error=None, ci_low=None, ci_high=None)
-    return json_ready(entry)
-
-
-def json_ready(obj: Any) -> Any:
-    """Convert numpy types to Python ones and non-finite floats to None (strict JSON)."""
-    if isinstance(obj, Mapping):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [json_ready(v) for v in obj.tolist()]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
-def write_json(obj: Mapping[str, Any], path: str | os.PathLike) -> Path:
-    """Write strict JSON atomically (temporary file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(json_ready(obj), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    return to_jsonable(entry)
 
 
 # --------------------------------------------------------------------------- chain
@@ -866,16 +813,15 @@ def bootstrap_chain(L: np.ndarray, temperature: np.ndarray, p: Sequence[np.ndarr
     -------
     BootstrapSamples
     """
-    rng = np.random.default_rng(settings.seed)
+    resamples = bootstrap_indices([pi.shape[0] for pi in p], settings.n_bootstrap, settings.seed)
     n_L = len(p)
     scal: dict[str, list[float]] = {}
     pairs, halves, dmax = [], [], []
     mean = np.empty((n_L, temperature.size))
     stderr = np.empty_like(mean)
-    for _ in range(settings.n_bootstrap):
+    for b in range(settings.n_bootstrap):
         for i, pi in enumerate(p):
-            sample = pi[rng.integers(0, pi.shape[0], pi.shape[0])]
-            mean[i], stderr[i] = disorder_average(sample)
+            mean[i], stderr[i] = disorder_average(pi[resamples[i][b]])
         r = fss_chain(L, temperature, mean, stderr, settings)
         for k, v in r.scalars().items():
             scal.setdefault(k, []).append(v)
@@ -1163,7 +1109,7 @@ def estimates_dict(result: AnalysisResult) -> dict[str, Any]:
                    for p, l, n, a in zip(data.paths, data.L, data.n_instances, data.attrs)],
         "provenance": provenance({"command": "analyze", "predictions": data.paths, **asdict(s)}),
     }
-    return json_ready(out)
+    return to_jsonable(out)
 
 
 def estimates_dataset(result: AnalysisResult, estimates: Mapping[str, Any]) -> xr.Dataset:
@@ -1221,7 +1167,7 @@ def estimates_dataset(result: AnalysisResult, estimates: Mapping[str, Any]) -> x
         "kind": "machine_learning",
         "transition_detected": np.int8(result.transition_detected),
         "reason": result.reason or "",
-        "estimates_json": json.dumps(estimates, allow_nan=False),
+        "estimates_json": to_json(estimates),
     }
     for k in SCENARIO_ATTRS:
         v = estimates.get(k)

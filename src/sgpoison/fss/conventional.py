@@ -30,7 +30,6 @@ bootstrap over disorder instances (resampled within each L).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -40,11 +39,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from sgpoison.bootstrap import bootstrap_indices, bootstrap_stderr, percentile_interval
+from sgpoison.errors import DataFormatError
 from sgpoison.fss.chain import (
     ESTIMATES_FORMAT, ESTIMATES_FORMAT_VERSION, MIN_SIZES, MIN_TEMPERATURES, estimate_entry,
-    json_ready, oriented_root, percentile_interval, smoothing_spline, write_json,
+    oriented_root, smoothing_spline,
 )
-from sgpoison.io.formats import DataFormatError, open_simulation, write_netcdf
+from sgpoison.io.formats import attribute_values, open_simulation, write_netcdf
+from sgpoison.io.jsonio import to_json, to_jsonable, write_json
 from sgpoison.io.provenance import provenance
 
 #: relative size below which chi(k_min) counts as zero (xi_L/L is then infinite)
@@ -251,8 +253,7 @@ def read_moments(path: str | os.PathLike) -> SizeMoments:
             chi0[i], chik[i] = overlap_structure_factors(block)
             q_from_sites = block.sum(axis=(2, 3, 4), dtype=np.int64) / N
             max_dev = max(max_dev, float(np.max(np.abs(q_from_sites - q[i]))))
-        attrs = {k: (v.item() if isinstance(v, np.generic) else v.tolist() if isinstance(v, np.ndarray) else v)
-                 for k, v in ds.attrs.items()}
+        attrs = attribute_values(ds.attrs)
     q2 = np.mean(q ** 2, axis=-1)
     q4 = np.mean(q ** 4, axis=-1)
     return SizeMoments(L=L, temperature=T, q2=q2, q4=q4, chi0=chi0, chik=chik,
@@ -319,16 +320,6 @@ def pair_crossing(temperature: np.ndarray, small: np.ndarray, small_err: np.ndar
         return math.nan
     fine = np.linspace(t_lo, t_hi, n_fine)
     return oriented_root(fine, s2(fine) - s1(fine), increasing=False)
-
-
-def _stderr_from_bootstrap(samples: np.ndarray) -> np.ndarray:
-    """Standard deviation over axis 0 of the finite samples (NaN where fewer than 2)."""
-    finite = np.isfinite(samples)
-    n = finite.sum(axis=0)
-    x = np.where(finite, samples, 0.0)
-    mean = x.sum(axis=0) / np.maximum(n, 1)
-    var = (np.where(finite, samples - mean, 0.0) ** 2).sum(axis=0) / np.maximum(n - 1, 1)
-    return np.where(n >= 2, np.sqrt(var), np.nan)
 
 
 @dataclass
@@ -398,14 +389,14 @@ def analyze_baseline(sizes: Sequence[SizeMoments], settings: BaselineSettings | 
     T = sizes[0].temperature
     n_L = len(sizes)
     curves = {name: np.array([m.curves()[name] for m in sizes]) for name in OBSERVABLES}
-    rng = np.random.default_rng(settings.seed)
+    resamples = bootstrap_indices([m.n_instances for m in sizes], settings.n_bootstrap, settings.seed)
     boot_curves = {name: np.empty((settings.n_bootstrap, n_L, T.size)) for name in OBSERVABLES}
     for b in range(settings.n_bootstrap):
         for i, m in enumerate(sizes):
-            c = m.curves(rng.integers(0, m.n_instances, m.n_instances))
+            c = m.curves(resamples[i][b])
             for name in OBSERVABLES:
                 boot_curves[name][b, i] = c[name]
-    stderr = {name: _stderr_from_bootstrap(boot_curves[name]) for name in OBSERVABLES}
+    stderr = {name: bootstrap_stderr(boot_curves[name]) for name in OBSERVABLES}
     crossings = {name: _all_crossings(T, curves[name], stderr[name], settings.n_fine) for name in OBSERVABLES}
     boot_cross = {name: np.array([_all_crossings(T, boot_curves[name][b], stderr[name], settings.n_fine)
                                   for b in range(settings.n_bootstrap)]) for name in OBSERVABLES}
@@ -484,7 +475,7 @@ def baseline_estimates_dict(result: BaselineResult) -> dict[str, Any]:
                    for m in result.sizes],
         "provenance": provenance({"command": "baseline", "data": [m.path for m in result.sizes], **asdict(s)}),
     }
-    return json_ready(out)
+    return to_jsonable(out)
 
 
 def baseline_dataset(result: BaselineResult, estimates: Mapping[str, Any]) -> xr.Dataset:
@@ -530,7 +521,7 @@ def baseline_dataset(result: BaselineResult, estimates: Mapping[str, Any]) -> xr
         "format": ESTIMATES_FORMAT, "format_version": ESTIMATES_FORMAT_VERSION, "kind": "conventional",
         "transition_detected": np.int8(result.transition_detected), "reason": result.reason or "",
         "disorder": str(estimates.get("disorder")),
-        "estimates_json": json.dumps(estimates, allow_nan=False), **estimates["provenance"],
+        "estimates_json": to_json(estimates), **estimates["provenance"],
     })
     return ds
 

@@ -4,24 +4,29 @@ Simulation files (written by :mod:`sgpoison.mc.parallel_tempering`, one per job,
 (disorder, L, sweep fraction) by :func:`merge_simulations`) are documented in
 ``docs/data-format.md``. This module is the single place that knows that format:
 readers call :func:`open_simulation`, which checks every variable, dimension and
-attribute and raises :class:`DataFormatError` naming the file and the problem.
+attribute and raises :class:`~sgpoison.errors.DataFormatError` naming the file and the
+problem. Prediction files (``sgpoison-prediction``) are read by
+:func:`sgpoison.fss.predictions.open_predictions`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 
+from sgpoison.errors import DataFormatError
+from sgpoison.io.atomic import atomic_write
+from sgpoison.io.jsonio import to_json
+
 FORMAT_NAME = "sgpoison-simulation"
 FORMAT_VERSION = 1
 
-#: prediction files (written by sgpoison.ml.train.predict, read by sgpoison.fss.chain)
+#: prediction files (written by sgpoison.ml.predict, read by sgpoison.fss.predictions)
 PREDICTION_FORMAT = "sgpoison-prediction"
 PREDICTION_FORMAT_VERSION = 1
 
@@ -49,36 +54,53 @@ SIMULATION_ATTRS = (
 _MERGE_KEYS = ("L", "disorder", "n_sweeps", "sweep_fraction", "n_sweeps_run", "seed")
 
 
-class DataFormatError(ValueError):
-    """A file is not a valid sgpoison file; the message names the file and the problem."""
-
-
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, encoding: dict | None = None) -> Path:
-    """Write ``ds`` to ``path`` atomically (NetCDF-4 via netCDF4).
+    """Write ``ds`` to ``path`` as NetCDF-4 (netCDF4 engine), atomically.
 
-    The data go to a temporary file in the same directory, which is renamed to
-    ``path`` only once complete, so an interrupted job never leaves a truncated
-    file under the final name and never damages an existing one.
+    See :func:`sgpoison.io.atomic.atomic_write`: an interrupted job never leaves a
+    truncated file under the final name and never damages an existing one.
 
     Returns
     -------
     pathlib.Path
         The final path.
     """
+    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4",
+                                                       encoding=encoding))
+
+
+def open_netcdf(path: str | os.PathLike, what: str) -> xr.Dataset:
+    """Open a NetCDF-4 file lazily (``cache=False``), without checking its content.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the file should be, for messages (``"simulation"`` -> "no such simulation file").
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DataFormatError
+        If it is not a readable NetCDF-4 file (e.g. truncated).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such {what} file")
     try:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return xr.open_dataset(path, engine="netcdf4", cache=False)
+    except Exception as exc:  # netCDF4 raises OSError/RuntimeError/ValueError
+        raise DataFormatError(f"{path}: not a readable NetCDF-4 file ({exc})") from exc
+
+
+def attribute_values(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """NetCDF attributes as plain Python values (NumPy scalars -> Python scalars, arrays -> lists).
+
+    NaN stays NaN (unlike :func:`sgpoison.io.jsonio.to_jsonable`): attributes are compared
+    between files before anything is written.
+    """
+    return {k: _plain(v) for k, v in attrs.items()}
 
 
 def overlap_encoding(ds: xr.Dataset) -> dict:
@@ -130,12 +152,7 @@ def open_simulation(path: str | os.PathLike, variables: Iterable[str] | None = N
         from the lattice dimensions).
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such simulation file")
-    try:
-        ds = xr.open_dataset(path, engine="netcdf4", cache=False)
-    except Exception as exc:  # netCDF4 raises OSError/RuntimeError/ValueError
-        raise DataFormatError(f"{path}: not a readable NetCDF-4 file ({exc})") from exc
+    ds = open_netcdf(path, "simulation")
     try:
         _validate(ds, path, set(SIMULATION_VARIABLES) if variables is None else set(variables))
     except BaseException:
@@ -175,8 +192,10 @@ def _validate(ds: xr.Dataset, path: Path, required: set[str]) -> None:
 
 
 def _plain(value):
-    """A NumPy scalar as a plain Python value (for messages)."""
-    return value.item() if isinstance(value, np.generic) else value
+    """A NumPy scalar or array as a plain Python value."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value.tolist() if isinstance(value, np.ndarray) else value
 
 
 def _job_independent(params: dict) -> dict:
@@ -225,8 +244,8 @@ def merge_simulations(paths: Sequence[str | os.PathLike], out: str | os.PathLike
         merged = merged.sortby("instance")
         params = _job_independent(parameters_of(ref))
         params["instances"] = [parameters_of(ds).get("instances") for ds in datasets]
-        merged.attrs["parameters"] = json.dumps(params, sort_keys=True)
-        merged.attrs["merged_from"] = json.dumps([
+        merged.attrs["parameters"] = to_json(params, sort_keys=True)
+        merged.attrs["merged_from"] = to_json([
             {"path": str(p), "git_commit": ds.attrs.get("git_commit"), "created": ds.attrs.get("created"),
              "sgpoison_version": ds.attrs.get("sgpoison_version"), "instances": parameters_of(ds).get("instances")}
             for p, ds in zip(paths, datasets)])

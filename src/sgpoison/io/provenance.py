@@ -2,19 +2,21 @@
 
 Every file the package writes carries the package version, the git commit of
 the source tree (``"unknown"`` when not in a git checkout), the creation time
-(UTC, ISO 8601) and the parameters that produced it.
+(UTC, ISO 8601) and the parameters that produced it; files it reads are
+identified by their SHA-256 (:func:`file_sha256`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
+import hashlib
 import os
 import subprocess
 from pathlib import Path
 from typing import Any, Mapping
 
 from sgpoison import __version__
+from sgpoison.io.jsonio import to_json
 
 _SOURCE_DIR = Path(__file__).resolve().parent
 
@@ -49,8 +51,8 @@ def provenance(parameters: Mapping[str, Any] | None = None) -> dict[str, str]:
     Parameters
     ----------
     parameters : mapping, optional
-        The full parameter set of the computation; stored as a JSON string
-        under ``parameters`` (keys sorted, non-JSON values converted by ``str``).
+        The full parameter set of the computation; stored as strict JSON text
+        (:func:`sgpoison.io.jsonio.to_json`, keys sorted) under ``parameters``.
 
     Returns
     -------
@@ -61,5 +63,20 @@ def provenance(parameters: Mapping[str, Any] | None = None) -> dict[str, str]:
         "sgpoison_version": __version__,
         "git_commit": git_commit(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "parameters": json.dumps(dict(parameters or {}), sort_keys=True, default=str),
+        "parameters": to_json(dict(parameters or {}), sort_keys=True),
     }
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks of ``chunk`` bytes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

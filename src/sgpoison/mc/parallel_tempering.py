@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from sgpoison.mc import kernels
+from sgpoison.io.atomic import atomic_write
 from sgpoison.io.formats import FORMAT_NAME, FORMAT_VERSION, overlap_encoding, write_netcdf
 from sgpoison.mc.disorder import check_disorder, couplings, instance_seed, monte_carlo_streams
 from sgpoison.mc.ladder import LADDERS, temperature_ladder
@@ -182,17 +182,10 @@ class SimulationState:
     # -- checkpointing -------------------------------------------------------------
     def save(self, path: Path, params: SimulationParameters) -> None:
         """Write the state to ``path`` (.npz) atomically, creating its directory."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {name: getattr(self, name) for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, parameters=json.dumps(params.to_dict(), sort_keys=True),
-                     counters=np.array([self.sweeps_done, self.snapshots_done]), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda tmp: np.savez(
+            tmp, parameters=json.dumps(params.to_dict(), sort_keys=True),
+            counters=np.array([self.sweeps_done, self.snapshots_done]), **arrays))
 
     def load(self, path: Path, params: SimulationParameters) -> None:
         """Restore the state from a checkpoint written by :meth:`save`.

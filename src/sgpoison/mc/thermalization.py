@@ -3,7 +3,7 @@
 :func:`log_bin_tests` compares the disorder averages of e, q^2 and the KPY
 energy between the last two logarithmic bins of the thermalization phase and
 tests the KPY identity in the last bin, with bootstrap errors over instances;
-:mod:`sgpoison.audit.report` turns these numbers into verdicts.
+:mod:`sgpoison.audit` turns these numbers into verdicts.
 
 For Gaussian disorder the energy per spin satisfies, in equilibrium and after
 the disorder average, e = -(z/2)(1 - q_l)/T with z = 6 (Katzgraber, Palassini
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from sgpoison.bootstrap import bootstrap_indices, bootstrap_mean
 from sgpoison.mc.observables import kpy_energy
 
 
@@ -98,34 +99,6 @@ def log_binned_observable(ds: xr.Dataset, name: str) -> xr.DataArray:
     raise ValueError(f"unknown log-binned observable {name!r}; expected one of {LOG_BIN_OBSERVABLES}")
 
 
-def bootstrap_instances(n_instances: int, n_bootstrap: int, seed: int) -> np.ndarray:
-    """Bootstrap resamples of disorder instances: int64 array (n_bootstrap, n_instances) of positions."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, n_instances, size=(int(n_bootstrap), int(n_instances)))
-
-
-def bootstrap_mean(per_instance: np.ndarray, resamples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Disorder average and its bootstrap standard error.
-
-    Parameters
-    ----------
-    per_instance : float array, shape (n_instances, ...)
-    resamples : int array, shape (n_bootstrap, n_instances), from :func:`bootstrap_instances`
-
-    Returns
-    -------
-    mean, error : float64 arrays of shape ``per_instance.shape[1:]``
-        The mean over instances and the standard deviation (ddof=1) of the
-        means of the resamples; error is NaN with fewer than two instances.
-    """
-    x = np.asarray(per_instance, dtype=np.float64)
-    mean = x.mean(axis=0)
-    if x.shape[0] < 2 or len(resamples) < 2:
-        return mean, np.full_like(mean, np.nan)
-    boot = x[resamples].mean(axis=1)
-    return mean, boot.std(axis=0, ddof=1)
-
-
 def log_bin_tests(ds: xr.Dataset, n_bootstrap: int = 1000, seed: int = 0,
                   observables: tuple[str, ...] | None = None) -> xr.Dataset:
     """Log-binning thermalization tests with bootstrap errors over disorder instances.
@@ -171,7 +144,7 @@ def log_bin_tests(ds: xr.Dataset, n_bootstrap: int = 1000, seed: int = 0,
         observables = LOG_BIN_OBSERVABLES if gaussian else ("energy", "q2")
     windows = log_bin_windows(ds)
     n = int(ds.sizes["instance"])
-    resamples = bootstrap_instances(n, n_bootstrap, seed)
+    resamples = bootstrap_indices([n], n_bootstrap, seed)[0]
     T = ds["temperature"].values
     rows = {}
     if windows:

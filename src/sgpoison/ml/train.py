@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import math
 import os
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -46,9 +44,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sgpoison.io.formats import (PREDICTION_FORMAT, PREDICTION_FORMAT_VERSION, DataFormatError,
-                              open_simulation, write_netcdf)
-from sgpoison.io.provenance import provenance
+from sgpoison.errors import DataFormatError, SettingsError
+from sgpoison.io.atomic import atomic_write
+from sgpoison.io.formats import PREDICTION_FORMAT, PREDICTION_FORMAT_VERSION, open_simulation, write_netcdf
+from sgpoison.io.jsonio import to_json, to_jsonable, write_json
+from sgpoison.io.provenance import file_sha256, provenance
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +64,6 @@ HISTORY_COLUMNS = (
 
 #: roles of the independent random streams derived from the one user seed
 SEED_ROLES = ("split", "label_noise", "block_order", "shuffle", "validation_subset", "keras")
-
-
-class TrainingError(ValueError):
-    """An invalid training or prediction request.
-
-    ``option`` names the command-line option at fault (e.g. ``"--label-noise"``),
-    or is ``None`` when the problem lies in an input file.
-    """
-
-    def __init__(self, message: str, option: str | None = None):
-        super().__init__(message)
-        self.option = option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +131,7 @@ class TrainingConfig:
 
         Raises
         ------
-        TrainingError
+        SettingsError
             Naming the command-line option of the first invalid value.
         """
         from sgpoison.ml.network import PADDINGS
@@ -168,7 +156,7 @@ class TrainingConfig:
         for option, ok, what in checks:
             if not ok:
                 name = option.lstrip("-").replace("-", "_")
-                raise TrainingError(f"{option} {what}, got {getattr(self, name)!r}", option)
+                raise SettingsError(f"{option} {what}, got {getattr(self, name)!r}", option)
 
     def architecture(self) -> dict[str, Any]:
         """Keyword arguments of :func:`sgpoison.ml.network.build_model`, L excluded."""
@@ -252,12 +240,12 @@ def check_label_noise(rho: float) -> float:
 
     Raises
     ------
-    TrainingError
+    SettingsError
         Otherwise (option ``--label-noise``).
     """
     rho = float(rho)
     if not (math.isfinite(rho) and 0.0 <= rho < 0.5):
-        raise TrainingError(f"--label-noise must be in [0, 0.5), got {rho}", "--label-noise")
+        raise SettingsError(f"--label-noise must be in [0, 0.5), got {rho}", "--label-noise")
     return rho
 
 
@@ -276,7 +264,7 @@ def phase_labels(temperatures: np.ndarray, t_label: float = 0.95) -> np.ndarray:
 
     Raises
     ------
-    TrainingError
+    SettingsError
         If all temperatures fall on one side of ``t_label`` (one class would
         be empty; option ``--t-label``).
     """
@@ -284,7 +272,7 @@ def phase_labels(temperatures: np.ndarray, t_label: float = 0.95) -> np.ndarray:
     labels = (T > t_label).astype(np.int8)
     if labels.all() or not labels.any():
         side = "above" if labels.all() else "at or below"
-        raise TrainingError(
+        raise SettingsError(
             f"--t-label {t_label}: all temperatures {T.min():g}..{T.max():g} lie {side} it, "
             "so one class would be empty; choose t_label inside the temperature range", "--t-label")
     return labels
@@ -328,7 +316,7 @@ def label_flips(shape: tuple[int, ...], rho: float, seed: int) -> np.ndarray:
 
     Raises
     ------
-    TrainingError
+    SettingsError
         If rho is outside [0, 0.5).
     """
     rho = check_label_noise(rho)
@@ -349,16 +337,16 @@ def split_instances(n_instances: int, validation_fraction: float, seed: int) -> 
 
     Raises
     ------
-    TrainingError
+    SettingsError
         If the fraction is outside [0, 1) or leaves no training (or, for a
         positive fraction, no validation) instance.
     """
     if not 0.0 <= validation_fraction < 1.0:
-        raise TrainingError(
+        raise SettingsError(
             f"--validation-fraction must be in [0, 1), got {validation_fraction}", "--validation-fraction")
     n_val = 0 if validation_fraction == 0 else max(1, int(round(validation_fraction * n_instances)))
     if n_instances - n_val < 1:
-        raise TrainingError(
+        raise SettingsError(
             f"--validation-fraction {validation_fraction} with {n_instances} instance(s) leaves no "
             "training instance; the split is by disorder instance, so at least 2 are needed",
             "--validation-fraction")
@@ -373,7 +361,7 @@ def prepare_training_set(path: str | os.PathLike, config: TrainingConfig) -> Tra
     ------
     FileNotFoundError, sgpoison.io.formats.DataFormatError
         If the file is missing or not a valid simulation file with ``overlap``.
-    TrainingError
+    SettingsError
         Empty class (``--t-label``), invalid rho or split.
     """
     path = Path(path)
@@ -665,58 +653,9 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> tup
 # ----------------------------------------------------------------------------- files
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _atomic_write(path: str | os.PathLike, write, suffix: str = ".tmp") -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def write_json(data: dict, path: str | os.PathLike) -> Path:
-    """Write ``data`` as indented JSON, atomically."""
-    text = json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n"
-    return _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def write_history(history: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write the training history as CSV, atomically."""
-    return _atomic_write(path, lambda tmp: history.to_csv(tmp, index=False))
+    return atomic_write(path, lambda tmp: history.to_csv(tmp, index=False))
 
 
 def save_model(model, path: str | os.PathLike, metadata: dict) -> Path:
@@ -733,14 +672,14 @@ def save_model(model, path: str | os.PathLike, metadata: dict) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: model files must end in '.keras'")
-    text = json.dumps(_jsonable(metadata), indent=2, sort_keys=True)
+    text = to_json(metadata, indent=2, sort_keys=True)
 
     def write(tmp):
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(METADATA_MEMBER, text)
 
-    return _atomic_write(path, write, suffix=".tmp.keras")
+    return atomic_write(path, write)
 
 
 def read_model_metadata(path: str | os.PathLike) -> dict:
@@ -753,7 +692,7 @@ def read_model_metadata(path: str | os.PathLike) -> dict:
     ------
     FileNotFoundError
         If the model file does not exist.
-    TrainingError
+    SettingsError
         If no metadata are found or they lack ``L`` (option ``--model``).
     """
     path = Path(path)
@@ -765,15 +704,15 @@ def read_model_metadata(path: str | os.PathLike) -> dict:
             if METADATA_MEMBER in archive.namelist():
                 metadata = json.loads(archive.read(METADATA_MEMBER))
     except zipfile.BadZipFile as exc:
-        raise TrainingError(f"{path}: not a .keras model archive ({exc})", "--model") from exc
+        raise SettingsError(f"{path}: not a .keras model archive ({exc})", "--model") from exc
     if metadata is None and path.with_suffix(".json").exists():
         metadata = json.loads(path.with_suffix(".json").read_text())
     if metadata is None:
-        raise TrainingError(
+        raise SettingsError(
             f"{path}: no sgpoison metadata (neither the member {METADATA_MEMBER!r} nor "
             f"{path.with_suffix('.json').name}); was the model written by 'sgpoison train'?", "--model")
     if "L" not in metadata:
-        raise TrainingError(f"{path}: model metadata lack 'L'", "--model")
+        raise SettingsError(f"{path}: model metadata lack 'L'", "--model")
     return metadata
 
 
@@ -782,7 +721,7 @@ def load_model(path: str | os.PathLike):
 
     Raises
     ------
-    FileNotFoundError, TrainingError
+    FileNotFoundError, SettingsError
         See :func:`read_model_metadata`; also if the model's input L differs
         from the metadata.
     """
@@ -793,7 +732,7 @@ def load_model(path: str | os.PathLike):
     metadata = read_model_metadata(path)
     model = keras.saving.load_model(path, compile=False)
     if model_lattice_size(model) != int(metadata["L"]):
-        raise TrainingError(
+        raise SettingsError(
             f"{path}: model input L={model_lattice_size(model)} but metadata L={metadata['L']}", "--model")
     return model, metadata
 
@@ -837,7 +776,7 @@ def train(
     ------
     FileNotFoundError, sgpoison.io.formats.DataFormatError
         Missing or invalid data file.
-    TrainingError
+    SettingsError
         Invalid configuration, ``expected_L`` mismatch, or an empty class.
     """
     from sgpoison.ml.network import build_model
@@ -847,7 +786,7 @@ def train(
     seeds = derive_seeds(config.seed)
     tset = prepare_training_set(data, config)
     if expected_L is not None and int(expected_L) != tset.L:
-        raise TrainingError(f"--L {expected_L} but {data} has L={tset.L}", "--L")
+        raise SettingsError(f"--L {expected_L} but {data} has L={tset.L}", "--L")
     devices = configure_tensorflow(config.threads, config.deterministic, seeds["keras"])
     log.info("training on %s: L=%d, %d training instances (%d examples, %d labels flipped, rho=%g), "
              "%d validation instances, sweep fraction %s, devices %s", data, tset.L,
@@ -937,12 +876,12 @@ def train(
         "training_seconds": seconds,
         "provenance": provenance(parameters),
     }
-    metadata = _jsonable(metadata)
+    metadata = to_jsonable(metadata)
     if model_out is not None:
         save_model(model, model_out, metadata)
         metadata = metadata | {"model_file": str(model_out), "model_sha256": file_sha256(model_out)}
     if metadata_out is not None:
-        write_json(metadata, metadata_out)
+        write_json(metadata, metadata_out, sort_keys=True)
     log.info("trained in %.1f s (%.1f examples/s)", seconds, config.iterations * config.batch_size / seconds)
     return TrainingResult(model, history, metadata)
 
@@ -990,13 +929,13 @@ def predict(
     ------
     FileNotFoundError, sgpoison.io.formats.DataFormatError
         Missing or invalid model or data file (e.g. no ``overlap`` variable).
-    TrainingError
+    SettingsError
         L of the data differs from L of the model (option ``--data``), bad batch size.
     """
     if int(batch_size) < 1:
-        raise TrainingError(f"--batch-size must be >= 1, got {batch_size}", "--batch-size")
+        raise SettingsError(f"--batch-size must be >= 1, got {batch_size}", "--batch-size")
     if threads is not None and int(threads) < 1:
-        raise TrainingError(f"--threads must be >= 1, got {threads}", "--threads")
+        raise SettingsError(f"--threads must be >= 1, got {threads}", "--threads")
     model_path, data = Path(model), Path(data)
     metadata = read_model_metadata(model_path)
     with open_simulation(data, variables=["overlap"]) as ds:
@@ -1006,7 +945,7 @@ def predict(
         instances = ds["instance"].values.astype(np.int64)
         n_snapshots = int(ds.sizes["snapshot"])
     if L != int(metadata["L"]):
-        raise TrainingError(
+        raise SettingsError(
             f"{data} has L={L} but the model {model_path} was trained for L={metadata['L']}; "
             "use one network per L", "--data")
     import tensorflow as tf
@@ -1050,7 +989,7 @@ def predict(
             "training_sweep_fraction": float(metadata.get("training_sweep_fraction", math.nan)),
             "model_file": str(model_path),
             "model_sha256": model_sha256,
-            "model_metadata": json.dumps(metadata, sort_keys=True),
+            "model_metadata": to_json(metadata, sort_keys=True),
             "data_file": str(data),
             "data_sha256": file_sha256(data),
             "disorder": str(attrs.get("disorder", "")),

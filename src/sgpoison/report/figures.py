@@ -28,6 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sgpoison.io.atomic import atomic_write  # noqa: E402
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -55,16 +57,12 @@ def _size_colors(n: int) -> list:
 def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
     """Save ``fig`` as ``<stem>.png`` (150 dpi) and ``<stem>.pdf`` atomically; close it."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in ("png", "pdf"):
-        final = stem.with_name(f"{stem.name}.{ext}")
-        tmp = stem.with_name(f".{stem.name}.{ext}.tmp")
-        fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
-        os.replace(tmp, final)
-        paths.append(final)
-    plt.close(fig)
-    return paths
+    try:
+        return [atomic_write(stem.with_name(f"{stem.name}.{ext}"),
+                             lambda tmp, ext=ext: fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight"))
+                for ext in ("png", "pdf")]
+    finally:
+        plt.close(fig)
 
 
 def _interval_line(ax, value, lo, hi, label, color="k"):

@@ -17,7 +17,6 @@ one more provider and one more CLI option.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -27,7 +26,10 @@ import pandas as pd
 import xarray as xr
 
 from sgpoison.fss.chain import ESTIMATES_FORMAT
-from sgpoison.io.formats import DataFormatError, write_netcdf
+from sgpoison.errors import DataFormatError
+from sgpoison.io.atomic import atomic_write
+from sgpoison.io.formats import write_netcdf
+from sgpoison.io.jsonio import read_json
 from sgpoison.io.provenance import provenance
 
 #: row name of the conventional baseline
@@ -51,12 +53,7 @@ def load_estimates(path: str | os.PathLike, kind: str | None = None) -> dict[str
         Missing file, invalid JSON, wrong ``format`` or ``kind``.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such estimates file")
-    try:
-        est = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{path}: not valid JSON ({exc})") from exc
+    est = read_json(path, "estimates")
     if not isinstance(est, dict) or est.get("format") != ESTIMATES_FORMAT:
         raise DataFormatError(f"{path}: 'format' is not {ESTIMATES_FORMAT!r}; not an sgpoison estimates file")
     if kind is not None and est.get("kind") != kind:
@@ -68,12 +65,7 @@ def load_estimates(path: str | os.PathLike, kind: str | None = None) -> dict[str
 
 
 def _read_audit_file(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such audit file")
-    try:
-        audit = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{path}: not valid JSON ({exc})") from exc
+    audit = read_json(path, "audit")
     if not isinstance(audit, dict) or not isinstance(audit.get("verdict"), str):
         raise DataFormatError(f"{path}: an audit file needs a string 'verdict'")
     checks = audit.get("failing_checks", [])
@@ -261,10 +253,7 @@ def write_summary(table: pd.DataFrame, out_dir: str | os.PathLike,
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv = out_dir / "results.csv"
-    tmp = out_dir / ".results.csv.tmp"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, csv)
+    csv = atomic_write(out_dir / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
     nc = write_netcdf(table_dataset(table, parameters), out_dir / "results.nc")
     figs = plot_tc_summary(table, out_dir / "tc_summary")
     return [csv, nc, *figs]
