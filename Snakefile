@@ -6,7 +6,11 @@
 #
 # See README.md and docs/workflow.md.
 
+from pathlib import Path
+
 from snakemake.utils import min_version
+
+from sgpoison.config import validate_config
 
 min_version("9.0")
 
@@ -18,14 +22,14 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# schema validation (workflow/schemas/config.schema.yaml, defaults filled in) and the checks
+# beyond it (sgpoison.config); an invalid config stops here, before any job, naming the key
+validate_config(
+    config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+)
+
+
 include: "workflow/rules/common.smk"
-
-
-# schema validation (workflow/schemas/config.schema.yaml) and the checks beyond it; an invalid
-# config stops here, before any job, with a message naming the key
-validate_config(config)
-
-
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/train.smk"

@@ -39,7 +39,11 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 def measure(L: int, data: Path, iterations: int, warmup: int, batch_size: int, threads: int | None) -> dict:
     """Run in a fresh process: pipeline and training throughput for one L."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from sgpoison.ml.train import OverlapBlocks, TrainingConfig, configure_tensorflow, prepare_training_set, train
+    from sgpoison.ml.labels import prepare_training_set
+    from sgpoison.ml.network import configure_tensorflow
+    from sgpoison.ml.settings import TrainingConfig
+    from sgpoison.ml.stream import OverlapBlocks
+    from sgpoison.ml.train import train
 
     config = TrainingConfig(iterations=warmup + iterations, batch_size=batch_size, report_every=warmup,
                             validation_examples=1000, validation_fraction=0.125, threads=threads, seed=0)

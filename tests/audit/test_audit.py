@@ -1,26 +1,31 @@
-"""Tests of the training-set audit (sgpoison.audit.report, sgpoison audit).
+"""Tests of the training-set audit (sgpoison.audit, ``sgpoison audit``).
 
 Real data come from small engine runs (L = 4, 32 instances, 6 temperatures:
 a few seconds); label-noise estimates use synthetic overlaps whose phases
-overlap near t_label (sgpoison.audit.report.synthetic_overlaps) and, for the
+overlap near t_label (builders.crossover_overlaps) and, for the
 decision logic, synthetic out-of-fold probabilities.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from sgpoison.audit import report as audit
+from builders import write_synthetic_training_file
+from sgpoison.audit.labels import CROSS_VALIDATION_NETWORK, label_agreement
+from sgpoison.audit.noise import NOISE_ABSENT, NOISE_DETECTED, NOISE_UNDECIDED, estimate_label_noise
+from sgpoison.audit.report import REFUSE_EXIT_CODE, audit_training_set, scenario_verdict
+from sgpoison.audit.settings import AuditConfig
+from sgpoison.audit.thermalization import audit_thermalization, critical_value
 from sgpoison.cli import main
 from sgpoison.io.formats import open_simulation, write_netcdf
 from sgpoison.mc.parallel_tempering import SimulationParameters, simulate
-from sgpoison.bootstrap import bootstrap_indices, bootstrap_mean
-from sgpoison.mc.thermalization import log_bin_windows
-from sgpoison.ml.train import TrainingConfig, prepare_training_set
+from sgpoison.ml.labels import prepare_training_set
+from sgpoison.ml.settings import TrainingConfig
 
 T_LABEL = 0.95
 
@@ -44,7 +49,7 @@ def runs(tmp_path_factory):
 def synthetic_file(tmp_path_factory):
     """Synthetic overlaps, L = 4, 40 instances x 8 temperatures x 50 snapshots."""
     path = tmp_path_factory.mktemp("synthetic") / "synthetic.nc"
-    return audit.write_synthetic_training_file(path, L=4, n_instances=40,
+    return write_synthetic_training_file(path, L=4, n_instances=40,
                                                temperatures=np.linspace(0.8, 1.21, 8),
                                                n_snapshots=50, seed=11)
 
@@ -52,45 +57,19 @@ def synthetic_file(tmp_path_factory):
 # ----------------------------------------------------------------------------- thermalization
 
 
-def _binned_dataset(counts):
-    k = np.arange(len(counts))
-    start = np.where(k == 0, 0, 2 ** np.maximum(k - 1, 0))
-    return xr.Dataset(coords={"log_bin": k, "log_bin_start": ("log_bin", start),
-                              "log_bin_stop": ("log_bin", start + np.asarray(counts)),
-                              "log_bin_count": ("log_bin", np.asarray(counts))})
-
-
-def test_log_bin_windows_last_two_bins_and_partial_last_bin():
-    windows = log_bin_windows(_binned_dataset([1, 1, 2, 4, 8]))
-    assert windows["previous"]["bins"] == [3] and windows["last"]["bins"] == [4]
-    assert (windows["last"]["start"], windows["last"]["stop"]) == (8, 16)
-    # a run of 17 sweeps: the last bin holds 1 of 16 sweeps -> merged with bin 4, compared with bin 3
-    windows = log_bin_windows(_binned_dataset([1, 1, 2, 4, 8, 1]))
-    assert windows["previous"]["bins"] == [3] and windows["last"]["bins"] == [4, 5]
-    np.testing.assert_allclose(windows["last"]["weights"][4:], [8 / 9, 1 / 9])
-    assert log_bin_windows(_binned_dataset([1])) == {}
-
-
-def test_bootstrap_error_matches_standard_error():
-    x = np.random.default_rng(0).normal(size=(400, 3))
-    mean, error = bootstrap_mean(x, bootstrap_indices([400], 2000, seed=1)[0])
-    np.testing.assert_allclose(mean, x.mean(axis=0))
-    np.testing.assert_allclose(error, x.std(axis=0, ddof=1) / 20, rtol=0.1)
-
-
 def test_critical_value_corrects_for_many_tests():
-    single = audit.critical_value(10_000, 1, 0.05)
+    single = critical_value(10_000, 1, 0.05)
     assert single == pytest.approx(1.96, abs=0.01)
-    assert audit.critical_value(160, 80, 0.05) == pytest.approx(3.49, abs=0.02)
-    assert audit.critical_value(8, 80, 0.05) > audit.critical_value(160, 80, 0.05)  # Student t
-    assert audit.critical_value(1, 80, 0.05) == np.inf
+    assert critical_value(160, 80, 0.05) == pytest.approx(3.49, abs=0.02)
+    assert critical_value(8, 80, 0.05) > critical_value(160, 80, 0.05)  # Student t
+    assert critical_value(1, 80, 0.05) == np.inf
 
 
 def test_thermalized_and_short_runs_get_different_verdicts(runs):
     with open_simulation(runs["thermalized"]) as ds:
-        good = audit.audit_thermalization(ds)
+        good = audit_thermalization(ds)
     with open_simulation(runs["short"]) as ds:
-        bad = audit.audit_thermalization(ds)
+        bad = audit_thermalization(ds)
     assert good["verdict"] == "thermalized", good["failing_checks"]
     assert all(t["verdict"] == "thermalized" for t in good["temperatures"])
     assert bad["verdict"] == "not thermalized"
@@ -112,7 +91,7 @@ def test_swap_acceptance_floor_names_the_pair(runs, tmp_path):
     with open_simulation(runs["thermalized"]) as ds:
         ds = ds.load()
     ds["swap_acceptance"][:, 2, :] = 0.01
-    report = audit.audit_thermalization(ds, swap_floor=0.1)
+    report = audit_thermalization(ds, swap_floor=0.1)
     assert report["verdict"] == "not thermalized"
     assert not report["checks"]["swap_acceptance"]
     (message,) = [c for c in report["failing_checks"] if c.startswith("thermalization.swap_acceptance")]
@@ -124,7 +103,7 @@ def test_swap_acceptance_floor_names_the_pair(runs, tmp_path):
 
 def test_too_few_instances_cannot_pass(runs):
     with open_simulation(runs["thermalized"]) as ds:
-        report = audit.audit_thermalization(ds.isel(instance=slice(0, 3)))
+        report = audit_thermalization(ds.isel(instance=slice(0, 3)))
     assert report["verdict"] == "not thermalized"
     assert "instance(s); errors over instances need" in report["failing_checks"][0]
 
@@ -135,20 +114,20 @@ def test_too_few_instances_cannot_pass(runs):
 def test_label_agreement_counts_every_flip():
     T = np.linspace(0.8, 1.2, 5)
     clean = np.broadcast_to((T > T_LABEL)[None, :, None], (6, 5, 10)).astype(np.int8)
-    assert audit.label_agreement(clean, T, T_LABEL)["pass"]
+    assert label_agreement(clean, T, T_LABEL)["pass"]
     noisy = clean.copy()
     noisy[0, 0, :3] ^= 1
     noisy[5, 4, 9] ^= 1
-    result = audit.label_agreement(noisy, T, T_LABEL)
+    result = label_agreement(noisy, T, T_LABEL)
     assert (result["disagreements"], result["n_labels"], result["pass"]) == (4, 300, False)
     assert [e["disagreements"] for e in result["per_temperature"]] == [3, 0, 0, 0, 1]
     with pytest.raises(ValueError, match="do not match 5 temperatures"):
-        audit.label_agreement(noisy[:, :4], T, T_LABEL)
+        label_agreement(noisy[:, :4], T, T_LABEL)
 
 
 def test_audit_sees_the_labels_the_training_uses(synthetic_file):
-    config = audit.AuditConfig(label_noise=0.05, seed=3, estimate_noise=False)
-    report = audit.audit_training_set(synthetic_file, config)
+    config = AuditConfig(label_noise=0.05, seed=3, estimate_noise=False)
+    report = audit_training_set(synthetic_file, config)
     tset = prepare_training_set(synthetic_file, TrainingConfig(label_noise=0.05, seed=3))
     assert report["labels"]["metadata_agreement"]["disagreements"] == tset.realised_flips > 0
     assert report["labels"]["source"]["realised_flips"] == tset.realised_flips
@@ -177,44 +156,44 @@ def _probabilities(rho, n_instances=40, n_snapshots=60, overlap=False, seed=0):
 @pytest.mark.parametrize("rho", [0.0, 0.01, 0.05])
 def test_noise_estimate_brackets_the_injected_rate(rho):
     p1, labels, T, flips = _probabilities(rho)
-    result = audit.estimate_label_noise(p1, labels, T, T_LABEL, n_bootstrap=100, seed=1)
+    result = estimate_label_noise(p1, labels, T, T_LABEL, n_bootstrap=100, seed=1)
     truth = flips[:, np.abs(T - T_LABEL) >= 0.1].mean()
     lo, hi = result["interval"]
     assert lo <= truth <= hi
-    expected = audit.NOISE_ABSENT if rho == 0 else audit.NOISE_DETECTED
+    expected = NOISE_ABSENT if rho == 0 else NOISE_DETECTED
     assert result["conclusion"] == expected
     assert result["pass"] == (rho == 0)
 
 
 def test_physical_overlap_is_not_called_label_noise():
     p1, labels, T, _ = _probabilities(0.0, overlap=True)
-    everything = audit.estimate_label_noise(p1, labels, T, T_LABEL, band=0.0, n_bootstrap=100, seed=1)
+    everything = estimate_label_noise(p1, labels, T, T_LABEL, band=0.0, n_bootstrap=100, seed=1)
     assert everything["rate"] > 0.01  # the raw disagreement looks like a lot of noise ...
     assert everything["overlap_excess_interval"][0] > 0  # ... but depends on the confidence
-    assert everything["conclusion"] == audit.NOISE_UNDECIDED and everything["pass"]
-    away = audit.estimate_label_noise(p1, labels, T, T_LABEL, band=0.1, n_bootstrap=100, seed=1)
-    assert away["conclusion"] == audit.NOISE_ABSENT
+    assert everything["conclusion"] == NOISE_UNDECIDED and everything["pass"]
+    away = estimate_label_noise(p1, labels, T, T_LABEL, band=0.1, n_bootstrap=100, seed=1)
+    assert away["conclusion"] == NOISE_ABSENT
 
 
 def test_a_network_without_skill_tells_nothing():
     p1, labels, T, _ = _probabilities(0.0)
     p1 = np.random.default_rng(2).uniform(0.3, 0.7, p1.shape)  # predictions unrelated to the phase
-    result = audit.estimate_label_noise(p1, labels, T, T_LABEL, n_bootstrap=50, seed=1)
+    result = estimate_label_noise(p1, labels, T, T_LABEL, n_bootstrap=50, seed=1)
     assert result["separation"] < 0.1
-    assert result["conclusion"] == audit.NOISE_UNDECIDED and "do not resolve the phases" in result["reason"]
+    assert result["conclusion"] == NOISE_UNDECIDED and "do not resolve the phases" in result["reason"]
 
 
 def test_too_few_data_to_tell():
     p1, labels, T, _ = _probabilities(0.01, n_instances=6, n_snapshots=5)
-    result = audit.estimate_label_noise(p1, labels, T, T_LABEL, seed=1)
-    assert result["conclusion"] == audit.NOISE_UNDECIDED
+    result = estimate_label_noise(p1, labels, T, T_LABEL, seed=1)
+    assert result["conclusion"] == NOISE_UNDECIDED
     assert result["interval"][0] <= 0.0025 and result["interval"][1] >= 0.01
 
 
 def test_noise_estimate_needs_temperatures_on_both_sides():
     p1, labels, T, _ = _probabilities(0.0)
-    result = audit.estimate_label_noise(p1, labels, T, T_LABEL, band=0.3)
-    assert result["conclusion"] == audit.NOISE_UNDECIDED and "--band" in result["reason"]
+    result = estimate_label_noise(p1, labels, T, T_LABEL, band=0.3)
+    assert result["conclusion"] == NOISE_UNDECIDED and "--band" in result["reason"]
 
 
 def test_network_estimate_on_synthetic_overlaps(synthetic_file, tmp_path):
@@ -227,14 +206,14 @@ def test_network_estimate_on_synthetic_overlaps(synthetic_file, tmp_path):
         assert code == 0
         reports[rho] = json.loads(out.read_text())
     clean = reports[0.0]["labels"]["noise_estimate"]
-    assert clean["conclusion"] == audit.NOISE_ABSENT, clean["reason"]
+    assert clean["conclusion"] == NOISE_ABSENT, clean["reason"]
     assert reports[0.0]["verdict"] == "pass"
     noisy = reports[0.05]["labels"]["noise_estimate"]
     tset = prepare_training_set(synthetic_file, TrainingConfig(label_noise=0.05, seed=3))
     region = np.abs(tset.temperatures - T_LABEL) >= 0.1
     truth = tset.flips[:, region].mean()
     assert noisy["interval"][0] <= truth <= noisy["interval"][1]
-    assert noisy["conclusion"] == audit.NOISE_DETECTED
+    assert noisy["conclusion"] == NOISE_DETECTED
     assert noisy["cross_validation"]["n_folds"] == 3
     assert "labels.noise_estimate" in " ".join(reports[0.05]["failing_checks"])
 
@@ -254,8 +233,8 @@ def test_policy_refuse_stops_only_the_failing_scenarios(runs, tmp_path, capsys):
     for name, (path, rho) in scenarios.items():
         codes[name] = _audit(path, tmp_path / f"{name}.json", "--scenario", name,
                              "--label-noise", rho, "--policy", "refuse")
-    assert codes == {"clean": 0, "label_noise_1pct": audit.REFUSE_EXIT_CODE,
-                     "underthermalized": audit.REFUSE_EXIT_CODE}
+    assert codes == {"clean": 0, "label_noise_1pct": REFUSE_EXIT_CODE,
+                     "underthermalized": REFUSE_EXIT_CODE}
     err = capsys.readouterr().err
     assert "refusing" in err and "labels.metadata_agreement" in err and "thermalization.kpy_identity" in err
     reports = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in scenarios}
@@ -276,16 +255,16 @@ def test_scenario_verdict_combines_sizes(runs, tmp_path):
         out = tmp_path / f"{name}.json"
         _audit(path, out)
         paths.append(out)
-    combined = audit.scenario_verdict(paths[:1])
+    combined = scenario_verdict(paths[:1])
     assert combined["verdict"] == "pass" and combined["per_L"] == {4: "pass"}
-    combined = audit.scenario_verdict(paths)
+    combined = scenario_verdict(paths)
     assert combined["verdict"] == "fail" and combined["thermalization"] == "fail"
     assert combined["labels"] == "pass"
     assert all(check.startswith("L=4: thermalization.") for check in combined["failing_checks"])
     with pytest.raises(ValueError, match="not an sgpoison audit report"):
         bad = tmp_path / "other.json"
         bad.write_text("{}")
-        audit.scenario_verdict([bad])
+        scenario_verdict([bad])
 
 
 def test_policy_warn_reports_but_does_not_stop(runs, tmp_path, capsys):
@@ -319,3 +298,33 @@ def test_invalid_data_file_exit_1(tmp_path, capsys):
     write_netcdf(xr.Dataset({"x": ("a", [1.0])}, attrs={"format": "other"}), bad)
     assert _audit(bad, tmp_path / "out.json") == 1
     assert "not an sgpoison simulation file" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- reports of other versions
+
+
+def _resolve(path):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_reports_name_functions_that_exist(synthetic_file):
+    from sgpoison.ml.network import build_model
+
+    report = audit_training_set(synthetic_file, AuditConfig(estimate_noise=False))
+    assert _resolve(report["labels"]["source"]["function"]) is prepare_training_set
+    assert _resolve(CROSS_VALIDATION_NETWORK) is build_model
+
+
+def test_reports_written_before_the_package_layout_are_read(runs, tmp_path):
+    """Readers never look at recorded function paths; those of sgpoison <= 0.1 stay readable."""
+    from sgpoison.report.summary import load_audit
+
+    out = tmp_path / "new.json"
+    _audit(runs["short"], out)
+    text = out.read_text().replace("sgpoison.ml.labels.prepare_training_set", "sgpoison.training.prepare_training_set")
+    assert "sgpoison.training.prepare_training_set" in text
+    old = tmp_path / "old.json"
+    old.write_text(text)
+    assert scenario_verdict([old]) == scenario_verdict([out])
+    assert load_audit([old]) == load_audit([out]) and load_audit([old])["verdict"] == "fail"

@@ -1,4 +1,4 @@
-"""Tests of sgpoison.fss.chain and ``sgpoison analyze`` on synthetic data with known answers.
+"""Tests of sgpoison.fss (the finite-size scaling of p(T, L)) and ``sgpoison analyze`` on synthetic data with known answers.
 
 Synthetic predictions follow exact finite-size scaling,
 ``p_i(T, L) = F(L^(1/nu) (T - Tc)) + noise_i(T)`` with ``F(x) = (1 + tanh(a x)) / 2``,
@@ -15,15 +15,17 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sgpoison.fss import chain as analysis
-from sgpoison.fss.chain import (
-    AnalysisSettings, analyze, estimates_dict, fit_collapse, houdayer_hartmann_quality,
-    oriented_root, weighted_line,
-)
+from builders import NU, PREDICTION_TEMPERATURES, SIZES, TC, run_cli, scaling_function, synthetic_predictions
 from sgpoison.bootstrap import percentile_interval
-from builders import NU, PREDICTION_TEMPERATURES, SIZES, TC, scaling_function, synthetic_predictions
 from sgpoison.cli import main
 from sgpoison.errors import DataFormatError
+from sgpoison.fss.chain import derivative_maximum
+from sgpoison.fss.collapse import fit_collapse, houdayer_hartmann_quality
+from sgpoison.fss.estimates import estimates_dataset, estimates_dict
+from sgpoison.fss.predictions import open_predictions
+from sgpoison.fss.settings import AnalysisSettings
+from sgpoison.fss.stats import oriented_root, weighted_line
+from sgpoison.fss.verdict import analyze
 
 TEMPERATURES = PREDICTION_TEMPERATURES
 
@@ -56,7 +58,7 @@ def test_weighted_line_matches_numpy_polyfit():
 def test_derivative_maximum_of_an_exact_cubic():
     T = np.linspace(0.8, 1.4, 25)
     p = 0.5 + 2.0 * (T - 1.1) - 20.0 * (T - 1.1) ** 3   # inflection at 1.1, slope 2 there
-    value, location, interior = analysis.derivative_maximum(T, p, np.full(T.size, 0.01), (-10, 10))
+    value, location, interior = derivative_maximum(T, p, np.full(T.size, 0.01), (-10, 10))
     assert interior
     assert location == pytest.approx(1.1, abs=1e-9)
     assert value == pytest.approx(2.0, rel=1e-9)
@@ -88,19 +90,13 @@ def test_houdayer_hartmann_quality():
     assert houdayer_hartmann_quality(xs, y, np.full(xs.size, 0.05), sizes) == pytest.approx(1.0, abs=0.15)
 
 
-def test_percentile_interval_ignores_nan():
-    s = np.concatenate([np.arange(101.0), [np.nan] * 50])
-    lo, hi = percentile_interval(s, 0.68)
-    assert (lo, hi) == pytest.approx((16.0, 84.0))
-
-
 # --------------------------------------------------------------------------- known answers
 
 
 def test_crossings_of_noise_free_scaling_data_are_at_tc():
     data = synthetic_predictions(noise=0.0, n=3)
     data.p = [p + 1e-4 * np.array([[-1.0], [0.0], [1.0]]) for p in data.p]   # stderr 1e-4
-    result = analyze(data, AnalysisSettings(n_bootstrap=4, collapse=False))
+    result = analyze(data, AnalysisSettings(n_bootstrap=10, collapse=False))
     c = result.central
     np.testing.assert_allclose(c.pair_crossings, TC, atol=2e-3)
     np.testing.assert_allclose(c.p_half, TC, atol=2e-3)
@@ -156,7 +152,7 @@ def test_curves_that_do_not_cross_give_no_transition(kind, seed):
     for name in ("Tc_linear", "Tc_collapse", "nu_ml", "nu_collapse"):
         e = est["estimates"][name]
         assert e["value"] is None and e["ci_low"] is None and e["error"] is None
-    ds = analysis.estimates_dataset(result, est)
+    ds = estimates_dataset(result, est)
     assert math.isnan(float(ds["Tc_linear"])) and math.isnan(float(ds["Tc_collapse"]))
     assert int(ds.attrs["transition_detected"]) == 0
 
@@ -200,7 +196,7 @@ def write_scenario(tmp_path, kind="scaling", sizes=SIZES, n=120, scenario="clean
 
 def test_open_predictions_sorts_and_reads(tmp_path):
     paths = write_scenario(tmp_path)
-    data = analysis.open_predictions(paths[::-1])
+    data = open_predictions(paths[::-1])
     assert list(data.L) == list(SIZES)
     assert data.scenario_attrs() == {"scenario": "clean", "label_noise": 0.0, "training_sweep_fraction": 1.0}
     assert list(data.n_instances) == [120] * 4
@@ -209,26 +205,26 @@ def test_open_predictions_sorts_and_reads(tmp_path):
 def test_open_predictions_rejects_bad_inputs(tmp_path):
     paths = write_scenario(tmp_path)
     with pytest.raises(DataFormatError, match="at least 3"):
-        analysis.open_predictions(paths[:2])
+        open_predictions(paths[:2])
     with pytest.raises(FileNotFoundError, match="missing.nc"):
-        analysis.open_predictions(paths + [str(tmp_path / "missing.nc")])
+        open_predictions(paths + [str(tmp_path / "missing.nc")])
     T = TEMPERATURES.copy()
     T[3] += 0.001
     other = write_predictions(tmp_path / "p_L20.nc", 20, T, np.full((5, T.size), 0.5))
     with pytest.raises(DataFormatError, match="temperature grid"):
-        analysis.open_predictions(paths + [other])
+        open_predictions(paths + [other])
     p = np.full((5, TEMPERATURES.size), 0.5)
     p[2, 4] = np.nan
     nan_file = write_predictions(tmp_path / "p_nan.nc", 20, TEMPERATURES, p)
     with pytest.raises(DataFormatError, match="NaN"):
-        analysis.open_predictions(paths + [nan_file])
+        open_predictions(paths + [nan_file])
     dup = write_predictions(tmp_path / "p_dup.nc", 8, TEMPERATURES, np.full((5, TEMPERATURES.size), 0.5))
     with pytest.raises(DataFormatError, match="L=8"):
-        analysis.open_predictions(paths + [dup])
+        open_predictions(paths + [dup])
     mixed = write_predictions(tmp_path / "p_mix.nc", 20, TEMPERATURES, np.full((5, TEMPERATURES.size), 0.5),
                               scenario="label_noise_1pct")
     with pytest.raises(DataFormatError, match="scenario"):
-        analysis.open_predictions(paths + [mixed])
+        open_predictions(paths + [mixed])
 
 
 def test_cli_analyze_end_to_end(tmp_path, capsys):
@@ -272,8 +268,10 @@ def test_cli_analyze_reports_no_signal(tmp_path):
     assert (out / "fig1.png").exists()
 
 
-@pytest.mark.parametrize("problem", ["two_sizes", "missing", "nan", "grid", "bootstrap"])
-def test_cli_analyze_errors_exit_2(tmp_path, capsys, problem):
+@pytest.mark.parametrize("problem, code", [("two_sizes", 1), ("missing", 2), ("nan", 1), ("grid", 1),
+                                           ("bootstrap", 2)])
+def test_cli_analyze_errors_exit_codes(tmp_path, capsys, problem, code):
+    """Bad arguments (a missing file, too few resamples) exit 2, bad input files 1; nothing is written."""
     paths = write_scenario(tmp_path, n=10)
     args = ["analyze", "--out", str(tmp_path / "out")]
     if problem == "two_sizes":
@@ -294,10 +292,9 @@ def test_cli_analyze_errors_exit_2(tmp_path, capsys, problem):
     else:
         args += ["--predictions", *paths, "--n-bootstrap", "3"]
         expect = "--n-bootstrap"
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    assert exc.value.code == 2
-    assert expect in capsys.readouterr().err
+    status, err = run_cli(args, capsys)
+    assert status == code
+    assert "sgpoison analyze: error: " in err and expect in err
     assert not (tmp_path / "out" / "estimates.json").exists()
 
 
@@ -320,6 +317,6 @@ def test_derivative_maximum_of_a_curve_steeper_than_the_grid():
     T = np.linspace(0.8, 1.4, 25)
     p = scaling_function(20.0 * (T - 1.1))   # slope 20 at T = 1.1
     assert np.count_nonzero((p >= 0.1) & (p <= 0.9)) < 5
-    value, location, interior = analysis.derivative_maximum(T, p, np.full(T.size, 0.01), (0.1, 0.9))
+    value, location, interior = derivative_maximum(T, p, np.full(T.size, 0.01), (0.1, 0.9))
     assert interior and abs(location - 1.1) < 0.025
     assert 5.0 < value < 20.0   # the true maximum (20) smoothed over the 5 points

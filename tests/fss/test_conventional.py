@@ -1,4 +1,4 @@
-"""Tests of sgpoison.fss.conventional (Binder ratio, xi_L/L, crossings) and ``sgpoison baseline``."""
+"""Tests of sgpoison.fss.conventional (Binder ratio, xi_L/L, crossings) and ``sgpoison conventional``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sgpoison.fss import conventional as baseline
 from sgpoison.fss.conventional import (
-    BaselineSettings, SizeMoments, analyze_baseline, baseline_estimates_dict, binder_ratio,
-    correlation_length_ratio, overlap_structure_factors,
+    analyze_conventional, binder_ratio, conventional_estimates_dict, correlation_length_ratio,
+    overlap_structure_factors, read_conventional_inputs, read_moments,
 )
-from builders import MOMENT_TEMPERATURES, NU, TC, synthetic_moments
+from sgpoison.fss.settings import ConventionalSettings
+from builders import MOMENT_TEMPERATURES, NU, TC, run_cli, synthetic_moments
 from sgpoison.cli import main
 from sgpoison.errors import DataFormatError
 from sgpoison.io.formats import FORMAT_NAME, FORMAT_VERSION
@@ -120,8 +120,8 @@ def test_curves_reproduce_the_constructed_averages():
 
 
 def test_crossings_recover_tc_within_errors():
-    result = analyze_baseline(synthetic_moments(), BaselineSettings(n_bootstrap=100, seed=3))
-    est = baseline_estimates_dict(result)
+    result = analyze_conventional(synthetic_moments(), ConventionalSettings(n_bootstrap=100, seed=3))
+    est = conventional_estimates_dict(result)
     assert est["transition_detected"], est["reason"]
     for name in ("Tc_conventional", "Tc_binder"):
         e = est["estimates"][name]
@@ -136,14 +136,14 @@ def test_noise_free_crossings_are_exact():
     sizes = synthetic_moments(noise=0.0, n=3)
     for m in sizes:  # a tiny spread so that the spline weights are finite and equal
         m.chi0 = m.chi0 * (1 + 1e-5 * np.array([[-1.0], [0.0], [1.0]]))
-    result = analyze_baseline(sizes, BaselineSettings(n_bootstrap=5))
+    result = analyze_conventional(sizes, ConventionalSettings(n_bootstrap=10))
     np.testing.assert_allclose(result.crossings["correlation_length"], TC, atol=2e-3)
     np.testing.assert_allclose(result.crossings["binder"], TC, atol=2e-3)
 
 
 def test_size_independent_curves_give_no_transition():
-    result = analyze_baseline(synthetic_moments(crossing=False), BaselineSettings(n_bootstrap=50))
-    est = baseline_estimates_dict(result)
+    result = analyze_conventional(synthetic_moments(crossing=False), ConventionalSettings(n_bootstrap=50))
+    est = conventional_estimates_dict(result)
     assert est["transition_detected"] is False
     assert est["reason"]
     assert est["estimates"]["Tc_conventional"]["value"] is None
@@ -153,7 +153,7 @@ def test_size_independent_curves_give_no_transition():
 
 
 def write_simulation(path, L, T, n_instances=6, n_snapshots=8, seed=0, q_override=None, disorder="bimodal"):
-    """A minimal simulation file with the variables the baseline reads (q, overlap)."""
+    """A minimal simulation file with the variables the conventional analysis reads (q, overlap)."""
     rng = np.random.default_rng(seed)
     overlap = np.empty((n_instances, len(T), n_snapshots, L, L, L), dtype=np.int8)
     for t, temperature in enumerate(T):
@@ -181,7 +181,7 @@ def write_sizes(tmp_path, sizes=(3, 4, 5), T=np.linspace(0.8, 1.4, 7)):
 
 def test_read_moments_streams_overlaps_and_checks_q(tmp_path):
     path = write_simulation(tmp_path / "sim.nc", 3, np.linspace(0.8, 1.4, 6))
-    m = baseline.read_moments(path)
+    m = read_moments(path)
     with xr.open_dataset(path) as ds:
         ov = ds["overlap"].values
         q = ds["q"].values
@@ -194,11 +194,12 @@ def test_read_moments_streams_overlaps_and_checks_q(tmp_path):
         np.testing.assert_allclose(m.chik[i], ck)
 
 
-def test_cli_baseline_end_to_end(tmp_path, capsys):
+@pytest.mark.parametrize("command", ["conventional", "baseline"])  # 'baseline': the former name
+def test_cli_conventional_end_to_end(tmp_path, capsys, command):
     paths = write_sizes(tmp_path)
-    out = tmp_path / "baseline"
-    assert main(["baseline", "--data", *paths, "--out", str(out), "--n-bootstrap", "20", "--seed", "2"]) == 0
-    for name in ("estimates.json", "estimates.nc", "baseline.png", "baseline.pdf"):
+    out = tmp_path / "conventional"
+    assert main([command, "--data", *paths, "--out", str(out), "--n-bootstrap", "20", "--seed", "2"]) == 0
+    for name in ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf"):
         assert (out / name).stat().st_size > 0, name
     est = json.loads((out / "estimates.json").read_text())
     for key in ("format", "kind", "disorder", "L", "n_instances", "temperatures", "transition_detected", "reason",
@@ -215,11 +216,13 @@ def test_cli_baseline_end_to_end(tmp_path, capsys):
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("problem", ["two_sizes", "missing", "nan", "grid", "disorder"])
-def test_cli_baseline_errors_exit_2(tmp_path, capsys, problem):
+@pytest.mark.parametrize("problem, code", [("two_sizes", 1), ("missing", 2), ("nan", 1), ("grid", 1),
+                                           ("disorder", 1), ("bootstrap", 2)])
+def test_cli_conventional_errors_exit_codes(tmp_path, capsys, problem, code):
+    """Bad arguments (a missing file, too few resamples) exit 2, bad input files 1; nothing is written."""
     T = np.linspace(0.8, 1.4, 7)
     paths = write_sizes(tmp_path, T=T)
-    args = ["baseline", "--out", str(tmp_path / "out"), "--n-bootstrap", "10"]
+    args = ["conventional", "--out", str(tmp_path / "out")]
     if problem == "two_sizes":
         args += ["--data", *paths[:2]]
         expect = "at least 3"
@@ -234,17 +237,22 @@ def test_cli_baseline_errors_exit_2(tmp_path, capsys, problem):
     elif problem == "grid":
         args += ["--data", *paths, write_simulation(tmp_path / "grid.nc", 6, T + 0.01)]
         expect = "temperature grid"
-    else:
+    elif problem == "disorder":
         args += ["--data", *paths, write_simulation(tmp_path / "gauss.nc", 6, T, disorder="gaussian")]
         expect = "disorder"
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    assert exc.value.code == 2
-    assert expect in capsys.readouterr().err
+    else:
+        args += ["--data", *paths, "--n-bootstrap", "9"]
+        expect = "--n-bootstrap"
+    if problem != "bootstrap":
+        args += ["--n-bootstrap", "10"]
+    status, err = run_cli(args, capsys)
+    assert status == code
+    assert "sgpoison conventional: error: " in err and expect in err
+    assert not (tmp_path / "out" / "estimates.json").exists()
 
 
-def test_read_baseline_inputs_rejects_duplicate_sizes(tmp_path):
+def test_read_conventional_inputs_rejects_duplicate_sizes(tmp_path):
     paths = write_sizes(tmp_path)
     dup = write_simulation(tmp_path / "dup.nc", 4, np.linspace(0.8, 1.4, 7))
     with pytest.raises(DataFormatError, match="L=4"):
-        baseline.read_baseline_inputs(paths + [dup])
+        read_conventional_inputs(paths + [dup])

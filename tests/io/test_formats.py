@@ -143,10 +143,17 @@ def test_simulate_cli_refuses_bad_outputs_and_checkpoints_before_running(tmp_pat
 
 
 def test_cli_bad_input_file_names_it_without_traceback(tmp_path):
+    """A missing input is a bad argument (exit 2), an unreadable one a bad file (exit 1)."""
     res = subprocess.run([sys.executable, "-m", "sgpoison.cli", "merge", "--inputs",
                           str(tmp_path / "missing.nc"), "--out", str(tmp_path / "m.nc")],
                          capture_output=True, text=True)
-    assert res.returncode == 1 and "missing.nc" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 2 and "missing.nc" in res.stderr and "Traceback" not in res.stderr
+    (tmp_path / "garbage.nc").write_text("not NetCDF")
+    res = subprocess.run([sys.executable, "-m", "sgpoison.cli", "merge", "--inputs",
+                          str(tmp_path / "garbage.nc"), "--out", str(tmp_path / "m.nc")],
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "sgpoison merge: error: " in res.stderr and "garbage.nc" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "m.nc").exists()
 
 
 def test_simulate_cli_writes_file(tmp_path):

@@ -1,4 +1,4 @@
-"""Training with label noise, streaming from NetCDF, prediction of p(T), and the CLI.
+"""Training, streaming from NetCDF, prediction of p(T) and their commands (sgpoison.ml).
 
 Synthetic overlaps (tests/builders.py): ordered domains below T = 0.95,
 independent random +-1 above, L = 4, a few hundred optimiser steps on CPU.
@@ -12,29 +12,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from scipy import stats
 
 pytest.importorskip("tensorflow")
 
-from sgpoison.cli import main  # noqa: E402
 from sgpoison.errors import DataFormatError, SettingsError  # noqa: E402
 from sgpoison.io.formats import write_netcdf  # noqa: E402
 from sgpoison.io.provenance import file_sha256  # noqa: E402
-from sgpoison.ml.train import (  # noqa: E402
-    HISTORY_COLUMNS,
-    METADATA_MEMBER,
-    OverlapBlocks,
-    TrainingConfig,
-    label_flips,
-    load_model,
-    phase_labels,
-    predict,
-    prepare_training_set,
-    read_model_metadata,
-    split_instances,
-    train,
-)
-from builders import write_synthetic_simulation  # noqa: E402
+from sgpoison.ml.labels import prepare_training_set  # noqa: E402
+from sgpoison.ml.model_io import METADATA_MEMBER, load_model, read_model_metadata  # noqa: E402
+from sgpoison.ml.predict import predict  # noqa: E402
+from sgpoison.ml.settings import TrainingConfig  # noqa: E402
+from sgpoison.ml.stream import OverlapBlocks  # noqa: E402
+from sgpoison.ml.train import HISTORY_COLUMNS, train  # noqa: E402
+from builders import run_cli, write_synthetic_simulation  # noqa: E402
 
 #: small, fast settings that learn the synthetic phases within a few hundred steps
 FAST = dict(iterations=300, batch_size=64, learning_rate=1e-3, report_every=100,
@@ -63,52 +53,7 @@ def clean(files):
     return result, paths
 
 
-# ----------------------------------------------------------------------------- labels
-
-
-def test_phase_labels_and_empty_class():
-    np.testing.assert_array_equal(phase_labels([0.8, 0.95, 0.96, 1.2], 0.95), [0, 0, 1, 1])
-    for t_label in (0.5, 1.1, 2.0):
-        with pytest.raises(SettingsError, match="one class would be empty") as info:
-            phase_labels(np.linspace(0.8, 1.1, 6), t_label)
-        assert info.value.option == "--t-label"
-
-
-@pytest.mark.parametrize("rho", [-0.1, 0.5, 0.7, math.nan, math.inf])
-def test_label_noise_out_of_range(rho):
-    with pytest.raises(SettingsError, match="label-noise") as info:
-        label_flips((10,), rho, 0)
-    assert info.value.option == "--label-noise"
-    with pytest.raises(SettingsError):
-        TrainingConfig(label_noise=rho).validate()
-
-
-def test_zero_label_noise_flips_none():
-    assert not label_flips((50, 20, 100), 0.0, 123).any()
-
-
-@pytest.mark.parametrize("rho", [0.01, 0.1, 0.3, 0.49])
-def test_realised_flips_within_four_sigma(rho):
-    n = 20_000
-    for seed in range(5):
-        k = label_flips((n,), rho, seed).sum()
-        assert abs(k - n * rho) < 4 * math.sqrt(n * rho * (1 - rho)), (rho, seed, k)
-
-
-def test_realised_flips_follow_binomial_chi_square():
-    """Counts over 400 seeds against Binomial(200, 0.1), tail bins merged to expected >= 5."""
-    n, rho, seeds = 200, 0.1, 400
-    counts = np.array([label_flips((10, 20), rho, s).sum() for s in range(seeds)])
-    edges = [0, 14, 16, 18, 20, 22, 24, 26, n + 1]  # bins [a, b)
-    observed = np.histogram(counts, bins=edges)[0]
-    cdf = stats.binom.cdf(np.array(edges) - 1, n, rho)
-    expected = seeds * np.diff(cdf)
-    assert expected.min() >= 5
-    assert stats.chisquare(observed, expected).pvalue > 1e-3
-    # independence of examples: flips are spread evenly over positions
-    mask = np.stack([label_flips((10, 20), rho, s) for s in range(seeds)])
-    per_position = mask.sum(axis=0).ravel()
-    assert stats.chisquare(per_position).pvalue > 1e-3
+# ----------------------------------------------------------------------------- labels of a file
 
 
 def test_training_set_labels_split_and_flips(files):
@@ -128,13 +73,6 @@ def test_training_set_labels_split_and_flips(files):
     np.testing.assert_array_equal(again.flips, tset.flips)
     other = prepare_training_set(files["gaussian"], TrainingConfig(label_noise=0.2, seed=5, validation_fraction=0.25))
     assert not np.array_equal(other.flips, tset.flips)
-
-
-def test_split_needs_a_training_instance():
-    with pytest.raises(SettingsError, match="no training instance"):
-        split_instances(1, 0.2, 0)
-    train_pos, val_pos = split_instances(10, 0.0, 0)
-    assert len(val_pos) == 0 and len(train_pos) == 10
 
 
 def test_missing_overlap_variable(files, tmp_path):
@@ -306,14 +244,6 @@ def test_metadata_beside_the_model_when_not_embedded(clean, tmp_path):
 
 
 # ----------------------------------------------------------------------------- command line
-
-
-def run_cli(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, option", [

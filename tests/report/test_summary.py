@@ -11,16 +11,19 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from sgpoison.fss import chain as analysis
-from sgpoison.fss import conventional as baseline
-from sgpoison.report import summary
-from builders import synthetic_moments, synthetic_predictions
+from builders import run_cli, synthetic_moments, synthetic_predictions
 from sgpoison.cli import main
+from sgpoison.errors import DataFormatError
+from sgpoison.fss.conventional import analyze_conventional, write_conventional
+from sgpoison.fss.estimates import write_estimates
+from sgpoison.fss.settings import AnalysisSettings, ConventionalSettings
+from sgpoison.fss.verdict import analyze
+from sgpoison.report import summary
 
 
 @pytest.fixture(scope="module")
 def estimates_files(tmp_path_factory):
-    """estimates.json of a clean scenario, a poisoned one and the baseline."""
+    """estimates.json of a clean scenario, a poisoned one and the conventional analysis."""
     root = tmp_path_factory.mktemp("estimates")
     files = {}
     for name, kind in (("clean", "scaling"), ("label_noise_5pct", "independent")):
@@ -28,12 +31,12 @@ def estimates_files(tmp_path_factory):
         data.attrs = [{"scenario": name, "label_noise": 0.0 if name == "clean" else 0.05,
                        "training_sweep_fraction": 1.0, "model_sha256": f"{name}-{L}", "git_commit": "abc"}
                       for L in data.L]
-        result = analysis.analyze(data, analysis.AnalysisSettings(n_bootstrap=30))
-        analysis.write_estimates(result, root / name)
+        result = analyze(data, AnalysisSettings(n_bootstrap=30))
+        write_estimates(result, root / name)
         files[name] = root / name / "estimates.json"
-    result = baseline.analyze_baseline(synthetic_moments(), baseline.BaselineSettings(n_bootstrap=30))
-    baseline.write_baseline(result, root / "baseline")
-    files["baseline"] = root / "baseline" / "estimates.json"
+    result = analyze_conventional(synthetic_moments(), ConventionalSettings(n_bootstrap=30))
+    write_conventional(result, root / "conventional")
+    files["conventional"] = root / "conventional" / "estimates.json"
     audit = root / "audit_clean.json"
     audit.write_text(json.dumps({"verdict": "pass", "failing_checks": []}))
     files["audit_clean"] = audit
@@ -45,7 +48,7 @@ def estimates_files(tmp_path_factory):
 
 def test_build_table_rows_and_columns(estimates_files):
     f = estimates_files
-    table = summary.build_table({"clean": f["clean"], "label_noise_5pct": f["label_noise_5pct"]}, f["baseline"],
+    table = summary.build_table({"clean": f["clean"], "label_noise_5pct": f["label_noise_5pct"]}, f["conventional"],
                                 {"label_noise_5pct": f["audit_noise"]})
     assert list(table["scenario"]) == ["clean", "label_noise_5pct", "conventional"]
     assert list(table["kind"]) == ["machine_learning", "machine_learning", "conventional"]
@@ -66,8 +69,8 @@ def test_build_table_rows_and_columns(estimates_files):
     assert poisoned["audit_verdict"] == "fail"
     assert poisoned["audit_failing_checks"] == "label_balance; thermalization"
     conv = table.iloc[2]
-    bl = json.loads(Path(f["baseline"]).read_text())
-    assert conv["Tc_conventional"] == pytest.approx(bl["estimates"]["Tc_conventional"]["value"])
+    conventional = json.loads(Path(f["conventional"]).read_text())
+    assert conv["Tc_conventional"] == pytest.approx(conventional["estimates"]["Tc_conventional"]["value"])
     assert math.isnan(conv["Tc_linear"]) and conv["disorder"] == "bimodal"
 
 
@@ -75,7 +78,7 @@ def test_cli_summary_end_to_end(estimates_files, tmp_path, capsys):
     f = estimates_files
     out = tmp_path / "summary"
     rc = main(["summary", "--scenario", f"clean={f['clean']}",
-               "--scenario", f"label_noise_5pct={f['label_noise_5pct']}", "--baseline", str(f["baseline"]),
+               "--scenario", f"label_noise_5pct={f['label_noise_5pct']}", "--conventional", str(f["conventional"]),
                "--audit", f"clean={f['audit_clean']}", "--out", str(out)])
     assert rc == 0
     for name in ("results.csv", "results.nc", "tc_summary.png", "tc_summary.pdf"):
@@ -94,16 +97,17 @@ def test_cli_summary_end_to_end(estimates_files, tmp_path, capsys):
     assert "clean" in capsys.readouterr().out
 
 
-def test_summary_without_baseline_or_audit(estimates_files, tmp_path):
+def test_summary_without_conventional_or_audit(estimates_files, tmp_path):
     out = tmp_path / "s"
     assert main(["summary", "--scenario", f"clean={estimates_files['clean']}", "--out", str(out)]) == 0
     table = pd.read_csv(out / "results.csv")
     assert len(table) == 1 and "audit_verdict" in table.columns
 
 
-@pytest.mark.parametrize("problem", ["no_equals", "duplicate", "unknown_audit", "missing", "wrong_kind",
-                                     "bad_audit", "reserved"])
-def test_cli_summary_errors_exit_2(estimates_files, tmp_path, capsys, problem):
+@pytest.mark.parametrize("problem, code", [("no_equals", 2), ("duplicate", 2), ("unknown_audit", 2), ("missing", 2),
+                                           ("wrong_kind", 1), ("bad_audit", 1), ("reserved", 2)])
+def test_cli_summary_errors_exit_codes(estimates_files, tmp_path, capsys, problem, code):
+    """Bad arguments exit 2 naming the option, bad input files 1 naming the file."""
     f = estimates_files
     clean = f"clean={f['clean']}"
     args = ["summary", "--out", str(tmp_path / "out")]
@@ -117,10 +121,10 @@ def test_cli_summary_errors_exit_2(estimates_files, tmp_path, capsys, problem):
         args += ["--scenario", clean, "--audit", f"other={f['audit_clean']}"]
         expect = "unknown scenario"
     elif problem == "missing":
-        args += ["--scenario", clean, "--baseline", str(tmp_path / "nope.json")]
+        args += ["--scenario", clean, "--baseline", str(tmp_path / "nope.json")]  # the former name
         expect = "nope.json"
     elif problem == "wrong_kind":
-        args += ["--scenario", f"clean={f['baseline']}"]
+        args += ["--scenario", f"clean={f['conventional']}"]
         expect = "kind"
     elif problem == "bad_audit":
         bad = tmp_path / "bad_audit.json"
@@ -130,10 +134,9 @@ def test_cli_summary_errors_exit_2(estimates_files, tmp_path, capsys, problem):
     else:
         args += ["--scenario", f"conventional={f['clean']}"]
         expect = "reserved"
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    assert exc.value.code == 2
-    assert expect in capsys.readouterr().err
+    status, err = run_cli(args, capsys)
+    assert status == code
+    assert "sgpoison summary: error: " in err and expect in err
 
 
 def _audit_report(path, L, verdict, checks):
@@ -155,10 +158,10 @@ def test_per_size_audit_reports_combine_into_the_scenario_verdict(estimates_file
         "clean": ["a", "b"], "x": ["c"]}
     plain = tmp_path / "plain.json"
     plain.write_text(json.dumps({"verdict": "pass", "failing_checks": []}))
-    with pytest.raises(summary.DataFormatError, match="several audit files"):
+    with pytest.raises(DataFormatError, match="several audit files"):
         summary.load_audit([str(plain), reports[0]])
 
 
 def test_scenario_name_must_match_its_estimates_file(estimates_files):
     with pytest.raises(ValueError, match="analysis of scenario 'clean', not 'renamed'"):
-        summary.build_table({"renamed": estimates_files["clean"]}, estimates_files["baseline"])
+        summary.build_table({"renamed": estimates_files["clean"]}, estimates_files["conventional"])

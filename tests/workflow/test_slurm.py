@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.workflow, pytest.mark.slow]
 TINY_RESOURCES = (
     "--set-threads", "simulate=1", "train=1", "predict=1",
     "--set-resources", *(f"{rule}:mem_mb=1500" for rule in (
-        "merge", "train", "predict", "analyze", "baseline", "summary")),
+        "merge", "train", "predict", "analyze", "conventional", "summary")),
 )
 
 

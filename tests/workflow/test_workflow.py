@@ -20,6 +20,7 @@ from collections import Counter
 import pytest
 import yaml
 
+from builders import INVALID_CONFIGS
 from workflow_support import (
     REPO,
     copy_workflow,
@@ -111,90 +112,14 @@ def test_shipped_configfiles_replace_the_default(tmp_path):
 # ------------------------------------------------------------------------------------------
 
 
-def _unknown_key(c):
-    c["simulation"]["n_sweep"] = 100
+#: a few of the invalid configurations of tests/test_config.py (which checks them all, quickly),
+#: run through Snakemake: a schema error, a settings limit and a check across keys
+SNAKEMAKE_CASES = ("negative label noise", "analysis.n_bootstrap below 10", "Gaussian ladder above t_label")
 
 
-def _unknown_top_level_key(c):
-    c["scenario"] = {}
-
-
-def _negative_label_noise(c):
-    c["scenarios"]["clean"]["label_noise"] = -0.01
-
-
-def _negative_learning_rate(c):
-    c["network"]["learning_rate"] = -1e-3
-
-
-def _small_lattice(c):
-    c["sizes"] = [3, 4, 6]
-    c["simulation"]["gaussian"][0]["L"] = 3
-
-
-def _small_lattice_in_table(c):
-    c["simulation"]["bimodal"][0]["L"] = 2
-
-
-def _gaussian_ladder_all_below_label(c):
-    c["simulation"]["gaussian"][1]["t_max"] = 0.95
-
-
-def _gaussian_ladder_all_above_label(c):
-    c["network"]["t_label"] = 0.5
-
-
-def _size_without_row(c):
-    c["sizes"] = [4, 6, 8, 10]
-
-
-def _sweep_fraction_zero(c):
-    c["scenarios"]["clean"]["sweep_fraction"] = 0
-
-
-def _too_few_sizes(c):
-    c["sizes"] = [4, 6]
-
-
-def _bad_scenario_name(c):
-    c["scenarios"]["1pct=noise"] = {"label_noise": 0.01, "sweep_fraction": 1.0}
-
-
-def _missing_key(c):
-    del c["simulation"]["gaussian"][0]["n_sweeps"]
-
-
-def _t_min_above_t_max(c):
-    c["simulation"]["bimodal"][2]["t_min"] = 1.5
-
-
-INVALID = {
-    "unknown key": (_unknown_key, "simulation.n_sweep"),
-    "unknown top-level key": (_unknown_top_level_key, "config key scenario:"),
-    "negative label noise": (_negative_label_noise, "scenarios.clean.label_noise"),
-    "negative learning rate": (_negative_learning_rate, "network.learning_rate"),
-    "L < 4 in sizes": (_small_lattice, "sizes[0]"),
-    "L < 4 in a table": (_small_lattice_in_table, "simulation.bimodal[0].L"),
-    "Gaussian ladder below t_label": (_gaussian_ladder_all_below_label, "network.t_label"),
-    "Gaussian ladder above t_label": (_gaussian_ladder_all_above_label, "network.t_label"),
-    "size without a table row": (_size_without_row, "sizes: L = 10"),
-    "sweep fraction 0": (_sweep_fraction_zero, "scenarios.clean.sweep_fraction"),
-    "fewer than three sizes": (_too_few_sizes, "config key sizes:"),
-    "scenario name": (_bad_scenario_name, "config key scenarios:"),
-    "missing key": (_missing_key, "n_sweeps"),
-    "t_min above t_max": (_t_min_above_t_max, "simulation.bimodal[2].t_min"),
-    "fractional L": (lambda c: c["sizes"].__setitem__(0, 4.0), "sizes[0]"),
-    "one bimodal instance": (lambda c: c["simulation"]["bimodal"][0].__setitem__("n_instances", 1),
-                             "simulation.bimodal[0].n_instances"),
-    "no training instances left": (lambda c: c["network"].__setitem__("validation_fraction", 0.99),
-                                    "simulation.gaussian[0].n_instances"),
-    "unknown audit policy": (lambda c: c.__setitem__("audit", {"policy": "maybe"}), "audit.policy"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(INVALID))
+@pytest.mark.parametrize("case", SNAKEMAKE_CASES)
 def test_invalid_config_stops_before_any_job_naming_the_key(tmp_path, case):
-    mutate, key = INVALID[case]
+    mutate, key = INVALID_CONFIGS[case]
     config = load_config("test.yaml")
     mutate(config)
     workdir = copy_workflow(tmp_path / "wf", config)
@@ -355,7 +280,7 @@ def test_added_size_reruns_what_depends_on_it(stub_run):
     n_scenarios = len(config["scenarios"])
     # gaussian at 2 sweep fractions + bimodal, 2 batches each
     assert by_rule(jobs) == Counter(simulate=6, merge=3, audit=n_scenarios, train=n_scenarios, predict=n_scenarios,
-                                    analyze=n_scenarios, baseline=1, summary=1)
+                                    analyze=n_scenarios, conventional=1, summary=1)
     for job in jobs:
         if job.rule in ("simulate", "merge", "audit", "train", "predict"):
             assert job.wildcards["L"] == "10", job
@@ -410,7 +335,7 @@ def test_more_instances_add_only_new_batches(stub_run):
     config["simulation"]["bimodal"][0]["n_instances"] += config["simulation"]["batch_size"]
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(simulate=1, merge=1, predict=3, analyze=3, baseline=1,
+    assert by_rule(jobs) == Counter(simulate=1, merge=1, predict=3, analyze=3, conventional=1,
                                     summary=1)
     simulate = next(job for job in jobs if job.rule == "simulate")
     assert simulate.wildcards == {"disorder": "bimodal", "L": "4", "sweep_fraction": "1.0",
@@ -432,7 +357,7 @@ def test_tiny_study_end_to_end(tmp_path):
     assert dry_run(workdir) == []
     snakemake(workdir, "--report", "report.html", timeout=300)
     report = (workdir / "report.html").read_text()
-    for name in ("fig1.png", "baseline.png", "tc_summary.png", "results.csv"):
+    for name in ("fig1.png", "conventional.png", "tc_summary.png", "results.csv"):
         assert name in report, f"report.html does not contain {name}"
     summary = snakemake(workdir, "--summary", "--cores", "1").stdout
     assert "results/summary/results.csv" in summary

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from builders import load_config  # noqa: F401 (used by the workflow tests)
 
 REPO = Path(__file__).resolve().parents[2]
 #: what a workflow run needs, copied into a scratch directory per test
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles", "envs")
-COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "baseline", "summary")
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -38,11 +39,6 @@ def copy_workflow(destination: Path, config: str | dict = "test.yaml") -> Path:
             shutil.copy2(source, destination / name)
     write_config(destination, load_config(config) if isinstance(config, str) else config)
     return destination
-
-
-def load_config(name: str = "test.yaml") -> dict:
-    with open(REPO / "config" / name) as stream:
-        return yaml.safe_load(stream)
 
 
 def write_config(workdir: Path, config: dict) -> None:
@@ -89,7 +85,7 @@ def expected_job_counts(config: dict) -> Counter:
             counts["merge"] += n_fractions
     counts["audit"] = counts["train"] = counts["predict"] = len(sizes) * len(scenarios)
     counts["analyze"] = len(scenarios)
-    counts["baseline"] = counts["summary"] = 1
+    counts["conventional"] = counts["summary"] = 1
     return counts
 
 
@@ -154,7 +150,7 @@ record = json.dumps({{"command": command, "argv": args}})
 files = [values[k] for k in ("--out", "--history", "--metadata") if k in values]
 directory_outputs = {{
     "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf"),
-    "baseline": ("estimates.json", "estimates.nc", "baseline.png", "baseline.pdf"),
+    "conventional": ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf"),
     "summary": ("results.csv", "results.nc", "tc_summary.png", "tc_summary.pdf"),
 }}
 if command in directory_outputs:
@@ -264,10 +260,10 @@ def validate_outputs(workdir: Path, config: dict) -> None:
         for name in ("estimates.nc", "fig1.png", "fig1.pdf"):
             assert (analysis / name).stat().st_size > 0, analysis / name
 
-    baseline = results / "baseline"
-    json.loads((baseline / "estimates.json").read_text())
-    for name in ("estimates.nc", "baseline.png", "baseline.pdf"):
-        assert (baseline / name).stat().st_size > 0, baseline / name
+    conventional = results / "conventional"
+    json.loads((conventional / "estimates.json").read_text())
+    for name in ("estimates.nc", "conventional.png", "conventional.pdf"):
+        assert (conventional / name).stat().st_size > 0, conventional / name
 
     summary = results / "summary"
     table = pd.read_csv(summary / "results.csv")
@@ -285,6 +281,6 @@ def validate_outputs(workdir: Path, config: dict) -> None:
         if config["scenarios"][scenario]["label_noise"] > 0:  # flipped labels contradict T
             assert verdicts[scenario] == "fail", scenario
 
-    for stage in ("simulate", "merge", "audit", "train", "predict", "analyze", "baseline", "summary"):
+    for stage in ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary"):
         assert list((workdir / "logs" / stage).rglob("*.log")), f"no logs of {stage}"
         assert list((results / "benchmarks" / stage).rglob("*.tsv")), f"no benchmarks of {stage}"

@@ -1,15 +1,15 @@
 # Finite-size scaling: per scenario, the crossing of p(T, L) over all L (paper Fig. 1); and the
-# conventional baseline from the bimodal data (Binder ratio and xi_L / L crossings).
+# conventional analysis of the bimodal data (Binder ratio and xi_L / L crossings).
 
 
 rule analyze:
     input:
         predictions=get_prediction_files,
     output:
-        estimates="results/analysis/{scenario}/estimates.json",
-        table="results/analysis/{scenario}/estimates.nc",
+        estimates=ANALYSIS_ESTIMATES,
+        table=ANALYSIS_TABLE,
         figure=report(
-            "results/analysis/{scenario}/fig1.png",
+            ANALYSIS_FIGURE,
             caption="../report/fig1.rst",
             category="Network p(T, L)",
             subcategory="{scenario}",
@@ -18,53 +18,45 @@ rule analyze:
                 "figure": "p(T, L) and its scaling collapse",
             },
         ),
-        figure_pdf="results/analysis/{scenario}/fig1.pdf",
+        figure_pdf=ANALYSIS_FIGURE_PDF,
     log:
         "logs/analyze/{scenario}.log",
     benchmark:
         "results/benchmarks/analyze/{scenario}.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
     params:
         out_dir=subpath(output.estimates, parent=True),
-        n_bootstrap=analysis_parameter("n_bootstrap"),
-        seed=analysis_parameter("seed"),
+        n_bootstrap=get_value("analysis.n_bootstrap"),
+        seed=get_value("analysis.seed"),
     shell:
         "sgpoison analyze --predictions {input.predictions} --out {params.out_dir}"
         " --n-bootstrap {params.n_bootstrap} --seed {params.seed} > {log} 2>&1"
 
 
-rule baseline:
+rule conventional:
     input:
         data=get_bimodal_files,
     output:
-        estimates="results/baseline/estimates.json",
-        table="results/baseline/estimates.nc",
+        estimates=CONVENTIONAL_ESTIMATES,
+        table=CONVENTIONAL_TABLE,
         figure=report(
-            "results/baseline/baseline.png",
-            caption="../report/baseline.rst",
-            category="Conventional baseline",
+            CONVENTIONAL_FIGURE,
+            caption="../report/conventional.rst",
+            category="Conventional analysis",
             labels={"figure": "Binder ratio and xi_L / L"},
         ),
-        figure_pdf="results/baseline/baseline.pdf",
+        figure_pdf=CONVENTIONAL_FIGURE_PDF,
     log:
-        "logs/baseline/baseline.log",
+        "logs/conventional/conventional.log",
     benchmark:
-        "results/benchmarks/baseline/baseline.tsv"
+        "results/benchmarks/conventional/conventional.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=60,
     params:
         out_dir=subpath(output.estimates, parent=True),
-        n_bootstrap=analysis_parameter("n_bootstrap"),
-        seed=analysis_parameter("seed"),
+        n_bootstrap=get_value("analysis.n_bootstrap"),
+        seed=get_value("analysis.seed"),
     shell:
-        "sgpoison baseline --data {input.data} --out {params.out_dir}"
+        "sgpoison conventional --data {input.data} --out {params.out_dir}"
         " --n-bootstrap {params.n_bootstrap} --seed {params.seed} > {log} 2>&1"

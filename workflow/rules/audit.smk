@@ -7,25 +7,21 @@ rule audit:
     input:
         data=get_training_data,
     output:
-        report="results/audit/{scenario}/L{L}.json",
+        report=AUDIT_REPORT,
     log:
         "logs/audit/{scenario}/L{L}.log",
     benchmark:
         "results/benchmarks/audit/{scenario}/L{L}.tsv"
     conda:
         "../../envs/network.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=120,
     params:
-        label_noise=scenario_parameter("label_noise"),
-        t_label=network_parameter("t_label"),
-        seed=network_parameter("seed"),
-        validation_fraction=network_parameter("validation_fraction"),
-        swap_floor=audit_parameter("swap_floor"),
-        policy=audit_parameter("policy"),
-        noise_estimate=get_noise_estimate_flag,
+        label_noise=get_value("scenario.label_noise"),
+        t_label=get_value("network.t_label"),
+        seed=get_value("network.seed"),
+        validation_fraction=get_value("network.validation_fraction"),
+        swap_floor=get_value("audit.swap_floor"),
+        policy=get_value("audit.policy"),
+        noise_estimate=get_flag("audit.noise_estimate", "", "--no-noise-estimate"),
     shell:
         "sgpoison audit --data {input.data} --out {output.report}"
         " --L {wildcards.L} --scenario {wildcards.scenario}"

@@ -3,22 +3,18 @@
 
 rule predict:
     input:
-        model="results/models/{scenario}/L{L}/model.keras",
+        model=MODEL,
         data=get_bimodal_data,
     output:
-        predictions="results/predictions/{scenario}/L{L}.nc",
+        predictions=PREDICTION,
     log:
         "logs/predict/{scenario}/L{L}.log",
     benchmark:
         "results/benchmarks/predict/{scenario}/L{L}.tsv"
     conda:
         "../../envs/network.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
     params:
-        batch_size=network_parameter("predict_batch_size"),
+        batch_size=get_value("network.predict_batch_size"),
     shell:
         "sgpoison predict --model {input.model} --data {input.data}"
         " --out {output.predictions} --threads {threads}"

@@ -4,28 +4,27 @@
 
 rule simulate:
     output:
-        simulation="results/simulations/batches/{disorder}/L{L}_f{sweep_fraction}/batch{batch}.nc",
+        simulation=SIMULATION_BATCH,
     log:
         "logs/simulate/{disorder}/L{L}_f{sweep_fraction}/batch{batch}.log",
     benchmark:
         "results/benchmarks/simulate/{disorder}/L{L}_f{sweep_fraction}/batch{batch}.tsv"
     conda:
         "../../envs/simulation.yaml"
-    threads: 1
     resources:
         mem_mb=get_simulate_mem_mb,
         runtime=get_simulate_runtime,
     params:
-        instances=simulation_parameter("instances"),
-        n_sweeps=simulation_parameter("n_sweeps"),
-        t_min=simulation_parameter("t_min"),
-        t_max=simulation_parameter("t_max"),
-        n_temps=simulation_parameter("n_temps"),
-        n_snapshots=simulation_parameter("n_snapshots"),
-        ladder=simulation_parameter("ladder"),
-        measure_interval=simulation_parameter("measure_interval"),
-        swap_interval=simulation_parameter("swap_interval"),
-        seed=simulation_parameter("seed"),
+        instances=get_value("simulate.instances"),
+        n_sweeps=get_value("simulate.n_sweeps"),
+        t_min=get_value("simulate.t_min"),
+        t_max=get_value("simulate.t_max"),
+        n_temps=get_value("simulate.n_temps"),
+        n_snapshots=get_value("simulate.n_snapshots"),
+        ladder=get_value("simulate.ladder"),
+        measure_interval=get_value("simulate.measure_interval"),
+        swap_interval=get_value("simulate.swap_interval"),
+        seed=get_value("simulate.seed"),
         checkpoint=get_checkpoint,
     shell:
         "sgpoison simulate --L {wildcards.L} --disorder {wildcards.disorder}"
@@ -42,16 +41,12 @@ rule merge:
     input:
         batches=get_batch_files,
     output:
-        simulation="results/simulations/{disorder}/L{L}_f{sweep_fraction}.nc",
+        simulation=SIMULATION,
     log:
         "logs/merge/{disorder}/L{L}_f{sweep_fraction}.log",
     benchmark:
         "results/benchmarks/merge/{disorder}/L{L}_f{sweep_fraction}.tsv"
     conda:
         "../../envs/simulation.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
     shell:
         "sgpoison merge --inputs {input.batches} --out {output.simulation} > {log} 2>&1"

@@ -8,31 +8,27 @@ rule train:
         data=get_training_data,
         # trained only after its training set has been audited (and, with audit.policy
         # refuse, passed)
-        audit="results/audit/{scenario}/L{L}.json",
+        audit=AUDIT_REPORT,
     output:
-        model="results/models/{scenario}/L{L}/model.keras",
-        history="results/models/{scenario}/L{L}/history.csv",
-        metadata="results/models/{scenario}/L{L}/model.json",
+        model=MODEL,
+        history=MODEL_HISTORY,
+        metadata=MODEL_METADATA,
     log:
         "logs/train/{scenario}/L{L}.log",
     benchmark:
         "results/benchmarks/train/{scenario}/L{L}.tsv"
     conda:
         "../../envs/network.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=120,
     params:
-        label_noise=scenario_parameter("label_noise"),
-        t_label=network_parameter("t_label"),
-        iterations=network_parameter("iterations"),
-        batch_size=network_parameter("batch_size"),
-        learning_rate=network_parameter("learning_rate"),
-        padding=network_parameter("padding"),
-        validation_fraction=network_parameter("validation_fraction"),
-        seed=network_parameter("seed"),
-        deterministic=get_deterministic_flag,
+        label_noise=get_value("scenario.label_noise"),
+        t_label=get_value("network.t_label"),
+        iterations=get_value("network.iterations"),
+        batch_size=get_value("network.batch_size"),
+        learning_rate=get_value("network.learning_rate"),
+        padding=get_value("network.padding"),
+        validation_fraction=get_value("network.validation_fraction"),
+        seed=get_value("network.seed"),
+        deterministic=get_flag("network.deterministic", "--deterministic", ""),
     shell:
         "sgpoison train --data {input.data} --out {output.model}"
         " --history {output.history} --metadata {output.metadata}"

@@ -1,9 +1,21 @@
-"""Command-line interface: ``sgpoison <command> [options]``.
+"""Command-line interface: ``sgpoison <command> [options]`` (docs/cli.md).
 
 Each command lives in its own module of this package, which defines
-``add_parser(subparsers)`` (registering its arguments, and ``func`` via
-``set_defaults``) and keeps the work in the library. Bad arguments exit with
-code 2 and a message naming the option at fault.
+``add_parser(subparsers)`` (registering its arguments, returning its parser, and via
+``set_defaults`` its ``func(args, settings)`` and the ``settings`` dataclass its options
+fill in) and keeps the work in the library. Options shared by several commands, argument
+types and defaults come from :mod:`sgpoison.cli._common`. :func:`main` builds and checks the
+command's settings before the command does any work.
+
+:func:`main` is the only place that turns errors into messages and exit codes, all in
+the style ``sgpoison <command>: error: <message>``:
+
+* 2 (after the command's usage line): a bad argument -- argparse's own checks (a
+  missing input file, an invalid number, ...) and every
+  :class:`~sgpoison.errors.SettingsError`, whose option is named;
+* 1: a bad input file (:class:`~sgpoison.errors.DataFormatError`, ``FileNotFoundError``),
+  named in the message;
+* 3: ``sgpoison audit --policy refuse`` on a failing training set.
 """
 
 from __future__ import annotations
@@ -15,10 +27,11 @@ import sys
 from sgpoison import __version__
 
 #: command modules, in the order they appear in ``--help``
-COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "baseline", "summary")
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``sgpoison`` parser with every command; each command's parser is ``args.parser``."""
     parser = argparse.ArgumentParser(
         prog="sgpoison",
         description="Spin-glass Monte Carlo, CNN training with poisoned sets, finite-size scaling.",
@@ -26,31 +39,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sgpoison {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sgpoison.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"sgpoison.cli.{name}":
-                continue
-            raise
-        module.add_parser(subparsers)
-    parser.set_defaults(_subparsers=subparsers)
+        command = importlib.import_module(f"sgpoison.cli.{name}").add_parser(subparsers)
+        command.set_defaults(parser=command, **({} if "settings" in command._defaults else {"settings": None}))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from sgpoison.errors import DataFormatError
+    """Run one command; return its exit status (see the module docstring)."""
+    from sgpoison.cli._common import option_of, settings_from
+    from sgpoison.errors import DataFormatError, SettingsError
 
+    args = build_parser().parse_args(argv)
+    command = args.parser
     try:
-        # errors reported through the command's own parser show the command's usage line
-        result = args.func(args, args._subparsers.choices[args.command])
+        settings = settings_from(args.settings, args) if args.settings is not None else None
+        return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
         return 130
-    except (DataFormatError, FileNotFoundError) as exc:  # bad input file: name it, no traceback
-        print(f"sgpoison {args.command}: error: {exc}", file=sys.stderr)
+    except SettingsError as exc:
+        option = exc.option or option_of(command, exc.key)
+        named = option is None or str(exc).startswith(option)
+        command.error(str(exc) if named else f"argument {option}: {exc}")  # exits with 2
+    except (DataFormatError, FileNotFoundError) as exc:
+        print(f"{command.prog}: error: {exc}", file=sys.stderr)
         return 1
-    return int(result or 0)
 
 
 if __name__ == "__main__":

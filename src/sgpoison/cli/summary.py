@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 
+from sgpoison.cli._common import input_file
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "summary", help="results table and Tc summary figure of all scenarios",
         description="Collect the estimates of every scenario (sgpoison analyze) and of the conventional "
-                    "baseline (sgpoison baseline) into results.csv/results.nc and tc_summary.png/pdf.")
+                    "analysis (sgpoison conventional) into results.csv/results.nc and tc_summary.png/pdf.")
     p.add_argument("--scenario", action="append", required=True, metavar="NAME=PATH",
                    help="estimates.json of one scenario (repeat for each scenario)")
-    p.add_argument("--baseline", metavar="PATH", help="estimates.json of sgpoison baseline")
+    p.add_argument("--conventional", "--baseline", dest="conventional", type=input_file, metavar="PATH",
+                   help="estimates.json of sgpoison conventional ('--baseline': former name)")
     p.add_argument("--audit", action="append", metavar="NAME=PATH",
                    help="audit of scenario NAME: an sgpoison audit report (repeat NAME=... once per L) "
                         "or one JSON with 'verdict' and 'failing_checks'")
@@ -25,25 +28,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def run(args: argparse.Namespace, settings: None) -> int:
     from sgpoison.report import summary
-    from sgpoison.errors import DataFormatError
 
-    try:
-        scenarios = summary.parse_assignments(args.scenario, "--scenario")
-        audits = summary.parse_assignments(args.audit, "--audit", repeatable=True)
-    except ValueError as exc:
-        parser.error(str(exc))
-    try:
-        table = summary.build_table(scenarios, args.baseline, audits)
-    except (FileNotFoundError, DataFormatError) as exc:
-        option = "--baseline" if args.baseline and args.baseline in str(exc) else (
-            "--audit" if any(p in str(exc) for ps in audits.values() for p in ps) else "--scenario")
-        parser.error(f"{option}: {exc}")
-    except ValueError as exc:
-        parser.error(f"--scenario/--audit: {exc}")
+    scenarios = summary.parse_assignments(args.scenario, "--scenario")
+    audits = summary.parse_assignments(args.audit, "--audit", repeatable=True)
+    table = summary.build_table(scenarios, args.conventional, audits)
     summary.write_summary(table, args.out, {"command": "summary", "scenarios": scenarios,
-                                            "baseline": args.baseline, "audits": audits})
+                                            "conventional": args.conventional, "audits": audits})
     for _, row in table.iterrows():
         tc = row.get("Tc_linear") if row["kind"] == "machine_learning" else row.get("Tc_conventional")
         print(f"{row['scenario']}: transition_detected={row['transition_detected']} Tc={tc}")

@@ -7,14 +7,14 @@ only when the command runs, so ``sgpoison --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import sys
-from pathlib import Path
+
+from sgpoison.cli._common import add_label_options, add_setting, input_file, output_file
+from sgpoison.ml.settings import TrainingConfig
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    C = TrainingConfig
+    p = subparsers.add_parser(
         "train",
         help="train the CNN (paper Table III) on the overlaps of one simulation file",
         description="Train the phase classifier on the spin overlaps of one simulation file "
@@ -22,71 +22,33 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "noise. Writes the .keras model (metadata embedded), the history CSV and the "
                     "metadata JSON, each atomically. See docs/network.md.",
     )
-    parser.add_argument("--data", required=True, type=Path, help="simulation NetCDF file")
-    parser.add_argument("--out", required=True, type=Path, help="model file to write (.keras)")
-    parser.add_argument("--history", required=True, type=Path, help="history CSV to write")
-    parser.add_argument("--metadata", required=True, type=Path, help="metadata JSON to write")
-    parser.add_argument("--L", type=int, default=None, help="fail unless the data have this L")
-    parser.add_argument("--scenario", default="clean", help="scenario label recorded in the outputs")
-    parser.add_argument("--label-noise", type=float, default=0.0,
-                        help="probability rho of flipping each training label, 0 <= rho < 0.5")
-    parser.add_argument("--t-label", type=float, default=0.95, help="label 1 iff T > t_label (default 0.95)")
-    parser.add_argument("--seed", type=int, default=0, help="root seed of all random streams")
-    parser.add_argument("--iterations", type=int, default=10_000, help="optimiser steps (default 1e4)")
-    parser.add_argument("--batch-size", type=int, default=1000, help="examples per step (default 1000)")
-    parser.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    parser.add_argument("--padding", choices=("same", "periodic"), default="same",
-                        help="convolution padding: zeros ('same') or wrap-around ('periodic')")
-    parser.add_argument("--validation-fraction", type=float, default=0.2,
-                        help="fraction of disorder instances held out for validation, in [0, 1)")
-    parser.add_argument("--threads", type=int, default=None, help="TensorFlow threads (default: TF's)")
-    parser.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism")
-    parser.add_argument("--report-every", type=int, default=100,
-                        help="iterations between history rows / log lines (default 100)")
-    parser.add_argument("--validation-examples", type=int, default=10_000,
-                        help="size of the fixed validation subset evaluated at each report (default 1e4)")
-    parser.add_argument("--shuffle-buffer", type=int, default=10_000,
-                        help="examples in the shuffle buffer (default 1e4)")
-    parser.set_defaults(func=run)
-    return parser
+    p.add_argument("--data", required=True, type=input_file, help="simulation NetCDF file")
+    p.add_argument("--out", required=True, type=output_file(".keras"), help="model file to write (.keras)")
+    p.add_argument("--history", required=True, type=output_file(), help="history CSV to write")
+    p.add_argument("--metadata", required=True, type=output_file(), help="metadata JSON to write")
+    p.add_argument("--L", type=int, default=None, help="fail unless the data have this L")
+    add_setting(p, C, "scenario", "--scenario", help="scenario label recorded in the outputs")
+    add_label_options(p)
+    add_setting(p, C, "iterations", "--iterations", help="optimiser steps")
+    add_setting(p, C, "batch_size", "--batch-size", help="examples per step")
+    add_setting(p, C, "learning_rate", "--learning-rate", help="Adam learning rate")
+    add_setting(p, C, "padding", "--padding", help="convolution padding: zeros ('same') or wrap-around ('periodic')")
+    add_setting(p, C, "threads", "--threads", help="TensorFlow threads")
+    p.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism")
+    add_setting(p, C, "report_every", "--report-every", help="iterations between history rows / log lines")
+    add_setting(p, C, "validation_examples", "--validation-examples",
+                help="size of the fixed validation subset evaluated at each report")
+    add_setting(p, C, "shuffle_buffer", "--shuffle-buffer", help="examples in the shuffle buffer")
+    p.set_defaults(func=run, settings=TrainingConfig)
+    return p
 
 
-def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sgpoison.errors import DataFormatError
-    from sgpoison.errors import SettingsError
-    from sgpoison.ml.train import TrainingConfig
+def run(args: argparse.Namespace, settings: TrainingConfig) -> int:
+    from sgpoison.cli._common import start_logging
 
-    if not args.data.is_file():
-        parser.error(f"argument --data: {args.data}: no such file")
-    if args.out.suffix != ".keras":
-        parser.error(f"argument --out: {args.out}: the model file must end in '.keras'")
-    if args.L is not None and args.L < 2:
-        parser.error(f"argument --L: must be >= 2, got {args.L}")
-    config = TrainingConfig(
-        t_label=args.t_label, label_noise=args.label_noise, seed=args.seed, iterations=args.iterations,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, padding=args.padding,
-        validation_fraction=args.validation_fraction, report_every=args.report_every,
-        validation_examples=args.validation_examples, shuffle_buffer=args.shuffle_buffer,
-        threads=args.threads, deterministic=args.deterministic, scenario=args.scenario,
-    )
-    try:
-        config.validate()
-    except SettingsError as exc:
-        parser.error(f"argument {exc.option}: {exc}")
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    start_logging("1")
     from sgpoison.ml.train import train
 
-    try:
-        train(args.data, config, model_out=args.out, history_out=args.history,
-              metadata_out=args.metadata, expected_L=args.L)
-    except SettingsError as exc:
-        if exc.option:
-            parser.error(f"argument {exc.option}: {exc}")
-        print(f"sgpoison train: error: {exc}", file=sys.stderr)
-        return 1
-    except (DataFormatError, FileNotFoundError) as exc:
-        print(f"sgpoison train: error: {exc}", file=sys.stderr)
-        return 1
+    train(args.data, settings, model_out=args.out, history_out=args.history, metadata_out=args.metadata,
+          expected_L=args.L)
     return 0

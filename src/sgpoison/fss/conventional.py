@@ -41,52 +41,17 @@ import xarray as xr
 
 from sgpoison.bootstrap import bootstrap_indices, bootstrap_stderr, percentile_interval
 from sgpoison.errors import DataFormatError
-from sgpoison.fss.chain import (
-    ESTIMATES_FORMAT, ESTIMATES_FORMAT_VERSION, MIN_SIZES, MIN_TEMPERATURES, estimate_entry,
-    oriented_root, smoothing_spline,
-)
+from sgpoison.fss.estimates import ESTIMATES_FORMAT, ESTIMATES_FORMAT_VERSION, estimate_entry
+from sgpoison.fss.settings import MIN_INSTANCES, MIN_SIZES, MIN_TEMPERATURES, ConventionalSettings
+from sgpoison.fss.stats import oriented_root, smoothing_spline
 from sgpoison.io.formats import attribute_values, open_simulation, write_netcdf
 from sgpoison.io.jsonio import to_json, to_jsonable, write_json
 from sgpoison.io.provenance import provenance
 
 #: relative size below which chi(k_min) counts as zero (xi_L/L is then infinite)
 ZERO_CHI_K = 1e-12
-#: observables of the baseline: name -> (long name, JSON/NetCDF prefix)
+#: observables of the conventional analysis
 OBSERVABLES = ("correlation_length", "binder")
-
-
-@dataclass(frozen=True)
-class BaselineSettings:
-    """Parameters of the conventional analysis.
-
-    Attributes
-    ----------
-    n_bootstrap : int
-        Bootstrap resamples of the disorder instances.
-    seed : int
-        Seed of the bootstrap (``numpy.random.default_rng(seed)``).
-    confidence : float
-        Coverage of the percentile intervals.
-    n_fine : int
-        Points of the fine temperature grid on which the splines are compared.
-    min_bootstrap_fraction : float
-        Smallest fraction of bootstrap samples with a crossing for it to count.
-    max_interval_fraction : float
-        Largest width of the crossing's interval, as a fraction of the temperature window.
-    """
-
-    n_bootstrap: int = 200
-    seed: int = 0
-    confidence: float = 0.68
-    n_fine: int = 401
-    min_bootstrap_fraction: float = 0.9
-    max_interval_fraction: float = 0.25
-
-    def __post_init__(self) -> None:
-        if self.n_bootstrap < 2:
-            raise ValueError(f"n_bootstrap must be >= 2, got {self.n_bootstrap}")
-        if not 0 < self.confidence < 1:
-            raise ValueError(f"confidence must lie in (0, 1), got {self.confidence}")
 
 
 # --------------------------------------------------------------------------- per-instance moments
@@ -260,15 +225,15 @@ def read_moments(path: str | os.PathLike) -> SizeMoments:
                        q_overlap_max_deviation=max_dev, path=str(path), attrs=attrs)
 
 
-def read_baseline_inputs(paths: Sequence[str | os.PathLike]) -> list[SizeMoments]:
-    """Read the simulation files of the baseline (one per L), sorted by L.
+def read_conventional_inputs(paths: Sequence[str | os.PathLike]) -> list[SizeMoments]:
+    """Read the simulation files of the conventional analysis (one per L), sorted by L.
 
     Raises
     ------
     FileNotFoundError, DataFormatError
         As :func:`read_moments`; also fewer than ``MIN_SIZES`` sizes, two files
         with the same L, different temperature grids or disorder types, fewer than
-        2 instances or ``MIN_TEMPERATURES`` temperatures in a file.
+        ``MIN_INSTANCES`` instances or ``MIN_TEMPERATURES`` temperatures in a file.
     """
     sizes = sorted((read_moments(p) for p in paths), key=lambda m: m.L)
     for a, b in zip(sizes, sizes[1:]):
@@ -280,8 +245,9 @@ def read_baseline_inputs(paths: Sequence[str | os.PathLike]) -> list[SizeMoments
             f"needs at least {MIN_SIZES}")
     ref = sizes[0]
     for m in sizes:
-        if m.n_instances < 2:
-            raise DataFormatError(f"{m.path}: {m.n_instances} instance(s); bootstrap needs at least 2")
+        if m.n_instances < MIN_INSTANCES:
+            raise DataFormatError(
+                f"{m.path}: {m.n_instances} instance(s); the bootstrap needs at least {MIN_INSTANCES}")
         if m.temperature.size < MIN_TEMPERATURES:
             raise DataFormatError(f"{m.path}: {m.temperature.size} temperatures; need >= {MIN_TEMPERATURES}")
         if m.temperature.shape != ref.temperature.shape or not np.allclose(
@@ -303,7 +269,7 @@ def pair_crossing(temperature: np.ndarray, small: np.ndarray, small_err: np.ndar
                   large: np.ndarray, large_err: np.ndarray, n_fine: int) -> float:
     """Crossing of two decreasing-in-L-order curves (the larger size above below Tc).
 
-    Both curves are smoothed with :func:`sgpoison.fss.chain.smoothing_spline`
+    Both curves are smoothed with :func:`sgpoison.fss.stats.smoothing_spline`
     (non-finite points dropped) and compared on a fine grid spanning the
     temperatures where both are finite; returns the temperature where
     ``large - small`` goes from positive to non-positive (steepest such zero),
@@ -323,13 +289,13 @@ def pair_crossing(temperature: np.ndarray, small: np.ndarray, small_err: np.ndar
 
 
 @dataclass
-class BaselineResult:
-    """Everything :func:`analyze_baseline` computed.
+class ConventionalResult:
+    """Everything :func:`analyze_conventional` computed.
 
     Attributes
     ----------
     sizes : list of SizeMoments
-    settings : BaselineSettings
+    settings : ConventionalSettings
     curves : dict of str to ndarray, shape (n_L, n_T)
         ``binder``, ``correlation_length`` (xi_L/L) from all instances.
     stderr : dict of str to ndarray, shape (n_L, n_T)
@@ -343,7 +309,7 @@ class BaselineResult:
     """
 
     sizes: list[SizeMoments]
-    settings: BaselineSettings
+    settings: ConventionalSettings
     curves: dict[str, np.ndarray]
     stderr: dict[str, np.ndarray]
     crossings: dict[str, np.ndarray]
@@ -367,7 +333,7 @@ def _all_crossings(temperature, curves, stderr, n_fine) -> np.ndarray:
                      for i in range(n_L - 1)])
 
 
-def analyze_baseline(sizes: Sequence[SizeMoments], settings: BaselineSettings | None = None) -> BaselineResult:
+def analyze_conventional(sizes: Sequence[SizeMoments], settings: ConventionalSettings | None = None) -> ConventionalResult:
     """Binder ratio and xi_L/L curves, crossings of successive sizes, bootstrap, verdict.
 
     The bootstrap draws, for every size, ``n_instances`` instances with
@@ -384,7 +350,7 @@ def analyze_baseline(sizes: Sequence[SizeMoments], settings: BaselineSettings | 
     not enter the verdict: in three-dimensional spin glasses the Binder curves
     barely splay below Tc (Katzgraber, Koerner & Young 2006).
     """
-    settings = settings or BaselineSettings()
+    settings = settings or ConventionalSettings()
     sizes = list(sizes)
     T = sizes[0].temperature
     n_L = len(sizes)
@@ -424,7 +390,7 @@ def analyze_baseline(sizes: Sequence[SizeMoments], settings: BaselineSettings | 
         checks[f"{name}_crossing"] = {"passed": ok, "affects_verdict": affects, "bootstrap_fraction": frac,
                                       "detail": detail}
     failed = [v["detail"] for v in checks.values() if v["affects_verdict"] and not v["passed"]]
-    return BaselineResult(sizes=sizes, settings=settings, curves=curves, stderr=stderr, crossings=crossings,
+    return ConventionalResult(sizes=sizes, settings=settings, curves=curves, stderr=stderr, crossings=crossings,
                           bootstrap_crossings=boot_cross, checks=checks, transition_detected=not failed,
                           reason="; ".join(failed) if failed else None)
 
@@ -432,8 +398,8 @@ def analyze_baseline(sizes: Sequence[SizeMoments], settings: BaselineSettings | 
 # --------------------------------------------------------------------------- output
 
 
-def baseline_estimates_dict(result: BaselineResult) -> dict[str, Any]:
-    """The content of the baseline's ``estimates.json`` (schema in docs/analysis.md)."""
+def conventional_estimates_dict(result: ConventionalResult) -> dict[str, Any]:
+    """The content of the conventional ``estimates.json`` (schema in docs/analysis.md)."""
     s = result.settings
     L = result.L
     c_xi, c_g = result.checks["correlation_length_crossing"], result.checks["binder_crossing"]
@@ -473,13 +439,13 @@ def baseline_estimates_dict(result: BaselineResult) -> dict[str, Any]:
         "settings": asdict(s),
         "inputs": [{"path": m.path, "L": m.L, "n_instances": m.n_instances, "attrs": m.attrs}
                    for m in result.sizes],
-        "provenance": provenance({"command": "baseline", "data": [m.path for m in result.sizes], **asdict(s)}),
+        "provenance": provenance({"command": "conventional", "data": [m.path for m in result.sizes], **asdict(s)}),
     }
     return to_jsonable(out)
 
 
-def baseline_dataset(result: BaselineResult, estimates: Mapping[str, Any]) -> xr.Dataset:
-    """The content of the baseline's ``estimates.nc``.
+def conventional_dataset(result: ConventionalResult, estimates: Mapping[str, Any]) -> xr.Dataset:
+    """The content of the conventional ``estimates.nc``.
 
     Variables: ``binder``, ``binder_stderr``, ``xi_over_L``, ``xi_over_L_stderr``,
     ``chi0``, ``chi_kmin``, ``q2``, ``q4`` (disorder averages) (L, temperature);
@@ -526,10 +492,10 @@ def baseline_dataset(result: BaselineResult, estimates: Mapping[str, Any]) -> xr
     return ds
 
 
-def write_baseline(result: BaselineResult, out_dir: str | os.PathLike) -> dict[str, Any]:
+def write_conventional(result: ConventionalResult, out_dir: str | os.PathLike) -> dict[str, Any]:
     """Write ``out_dir/estimates.json`` and ``out_dir/estimates.nc`` (atomically); return the JSON content."""
     out_dir = Path(out_dir)
-    estimates = baseline_estimates_dict(result)
+    estimates = conventional_estimates_dict(result)
     write_json(estimates, out_dir / "estimates.json")
-    write_netcdf(baseline_dataset(result, estimates), out_dir / "estimates.nc")
+    write_netcdf(conventional_dataset(result, estimates), out_dir / "estimates.nc")
     return estimates

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -159,6 +160,44 @@ def open_simulation(path: str | os.PathLike, variables: Iterable[str] | None = N
         ds.close()
         raise
     return ds
+
+
+@dataclass(frozen=True)
+class OverlapLayout:
+    """What a reader of the overlap snapshots of a simulation file needs to know.
+
+    Attributes
+    ----------
+    attrs : dict
+        Global attributes of the file.
+    L : int
+    temperatures : ndarray, shape (N_T,), float64
+    instances : ndarray, shape (n_instances,), int64
+        The ``instance`` coordinate (global instance indices).
+    n_snapshots : int
+        Snapshots per (instance, temperature), N_con.
+    """
+
+    attrs: dict
+    L: int
+    temperatures: np.ndarray
+    instances: np.ndarray
+    n_snapshots: int
+
+
+def overlap_layout(path: str | os.PathLike) -> OverlapLayout:
+    """The layout of the overlaps of a simulation file (validated, the overlaps not read).
+
+    Raises
+    ------
+    FileNotFoundError, DataFormatError
+        As :func:`open_simulation` with the variable ``overlap``.
+    """
+    with open_simulation(path, variables=["overlap"]) as ds:
+        return OverlapLayout(attrs=dict(ds.attrs), L=int(ds.attrs["L"]),
+                             temperatures=ds["temperature"].values.astype(np.float64),
+                             instances=ds["instance"].values.astype(np.int64),
+                             n_snapshots=int(ds.sizes["snapshot"]))
 
 
 def _validate(ds: xr.Dataset, path: Path, required: set[str]) -> None:

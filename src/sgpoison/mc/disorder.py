@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgpoison.errors import SettingsError
+
 DISORDER_CODES = {"gaussian": 0, "bimodal": 1}
+#: the disorder distributions: J ~ N(0, 1) or J = +-1
+DISORDERS = tuple(DISORDER_CODES)
 
 
 def check_disorder(disorder: str) -> str:
-    """Return ``disorder``; raise ``ValueError`` unless it is 'gaussian' or 'bimodal'."""
+    """Return ``disorder``; raise :class:`~sgpoison.errors.SettingsError` (a ValueError)
+    unless it is one of :data:`DISORDERS`."""
     if disorder not in DISORDER_CODES:
-        raise ValueError(f"unknown disorder {disorder!r}; expected one of {sorted(DISORDER_CODES)}")
+        raise SettingsError(f"unknown disorder {disorder!r}; expected one of {sorted(DISORDER_CODES)}",
+                            key="disorder")
     return disorder
 
 

@@ -30,6 +30,7 @@ from typing import Protocol
 
 import numpy as np
 
+from sgpoison.errors import SettingsError
 from sgpoison.mc import _kernel, _kernel_lanes, _kernel_multispin
 
 #: kernel names accepted by :func:`resolve_kernel` (besides ``"auto"``)
@@ -65,16 +66,16 @@ def resolve_kernel(kernel: str, disorder: str) -> str:
 
     Raises
     ------
-    ValueError
-        For an unknown kernel name.
+    SettingsError (a ValueError)
+        For an unknown kernel name, or a kernel that does not work for ``disorder``.
     """
     if kernel == "auto":
         return _DEFAULT[disorder]
     if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; expected 'auto' or one of {KERNELS}")
+        raise SettingsError(f"unknown kernel {kernel!r}; expected 'auto' or one of {KERNELS}", key="kernel")
     if disorder not in _ONLY_FOR.get(kernel, (disorder,)):
-        raise ValueError(f"kernel {kernel!r} only works for {' or '.join(_ONLY_FOR[kernel])} "
-                         f"disorder, not {disorder!r}")
+        raise SettingsError(f"kernel {kernel!r} only works for {' or '.join(_ONLY_FOR[kernel])} "
+                            f"disorder, not {disorder!r}", key="kernel")
     return kernel
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgpoison.errors import SettingsError
+from sgpoison.settings import Range
+
 LADDERS = ("linear", "geometric")
+#: temperatures (units of J, k_B = 1)
+TEMPERATURE = Range(exclusive_minimum=0)
+#: number of temperatures of a ladder (parallel tempering needs a pair)
+N_TEMPERATURES = Range(minimum=2, integer=True)
 
 
 def temperature_ladder(t_min: float, t_max: float, n_temps: int, kind: str = "linear") -> np.ndarray:
@@ -26,19 +33,18 @@ def temperature_ladder(t_min: float, t_max: float, n_temps: int, kind: str = "li
 
     Raises
     ------
-    ValueError
-        If the bounds, count or kind are invalid.
+    SettingsError (a ValueError)
+        If the bounds (:data:`TEMPERATURE`, ``t_min < t_max``), the count
+        (:data:`N_TEMPERATURES`) or the kind are invalid; ``key`` names the argument.
     """
-    if not np.isfinite(t_min) or t_min <= 0:
-        raise ValueError(f"t_min must be a positive number, got {t_min!r}")
-    if not np.isfinite(t_max):
-        raise ValueError(f"t_max must be a finite number, got {t_max!r}")
+    for name, value, limits in (("t_min", t_min, TEMPERATURE), ("t_max", t_max, TEMPERATURE),
+                                ("n_temps", n_temps, N_TEMPERATURES)):
+        if value not in limits:
+            raise SettingsError(f"{name} must be {limits.describe()}, got {value!r}", key=name)
     if t_min >= t_max:
-        raise ValueError(f"t_min ({t_min}) must be smaller than t_max ({t_max})")
-    if int(n_temps) != n_temps or n_temps < 2:
-        raise ValueError(f"n_temps must be an integer >= 2, got {n_temps!r}")
+        raise SettingsError(f"t_min ({t_min}) must be smaller than t_max ({t_max})", key="t_min")
     if kind == "linear":
         return np.linspace(t_min, t_max, int(n_temps))
     if kind == "geometric":
         return np.geomspace(t_min, t_max, int(n_temps))
-    raise ValueError(f"unknown ladder {kind!r}; expected one of {LADDERS}")
+    raise SettingsError(f"unknown ladder {kind!r}; expected one of {LADDERS}", key="ladder")

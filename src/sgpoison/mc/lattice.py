@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgpoison.errors import SettingsError
+from sgpoison.settings import Range
+
 #: coordination number of the simple cubic lattice
 Z = 6
 
+#: linear sizes of a lattice: with L = 2 each pair of neighbours is joined by two distinct bonds
+SIZE = Range(minimum=2, integer=True)
+
 
 def check_size(L: int) -> int:
-    """Return ``L`` as int; raise ``ValueError`` unless ``L >= 2``."""
-    if int(L) != L or L < 2:
-        raise ValueError(f"L must be an integer >= 2, got {L!r}")
+    """Return ``L`` as int.
+
+    Raises
+    ------
+    SettingsError (a ValueError)
+        Unless ``L`` is an integer >= 2 (:data:`SIZE`).
+    """
+    if L not in SIZE:
+        raise SettingsError(f"L must be {SIZE.describe()}, got {L!r}", key="L")
     return int(L)
 
 

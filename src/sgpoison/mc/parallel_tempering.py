@@ -28,11 +28,13 @@ import xarray as xr
 from sgpoison.mc import kernels
 from sgpoison.io.atomic import atomic_write
 from sgpoison.io.formats import FORMAT_NAME, FORMAT_VERSION, overlap_encoding, write_netcdf
-from sgpoison.mc.disorder import check_disorder, couplings, instance_seed, monte_carlo_streams
-from sgpoison.mc.ladder import LADDERS, temperature_ladder
-from sgpoison.mc.lattice import check_size, neighbour_couplings, neighbours
+from sgpoison.errors import SettingsError
+from sgpoison.mc.disorder import DISORDERS, couplings, instance_seed, monte_carlo_streams
+from sgpoison.mc.ladder import LADDERS, N_TEMPERATURES, TEMPERATURE, temperature_ladder
+from sgpoison.mc.lattice import SIZE, neighbour_couplings, neighbours
 from sgpoison.mc.observables import energy
 from sgpoison.io.provenance import provenance
+from sgpoison.settings import COUNT, SEED, Settings, setting
 
 #: spin-flip attempts per call of the scalar kernel (about 1 s), times
 #: kernels.RELATIVE_SPEED for the others; sets the granularity of progress and checkpoints
@@ -44,8 +46,12 @@ _SNAPSHOT_ARRAYS = ("overlap", "energy", "q", "link_overlap")
 
 
 @dataclass(frozen=True)
-class SimulationParameters:
+class SimulationParameters(Settings):
     """Everything that defines a simulation job (and nothing else).
+
+    Constructing an instance checks every value (limits: :data:`sgpoison.mc.lattice.SIZE`,
+    :data:`sgpoison.mc.ladder.TEMPERATURE`, ...) and raises
+    :class:`~sgpoison.errors.SettingsError` naming the field (``instances`` for the range).
 
     Attributes
     ----------
@@ -74,38 +80,28 @@ class SimulationParameters:
         kernel that produced the data (kernels agree statistically, not bitwise).
     """
 
-    L: int
-    disorder: str
-    instance_start: int
-    instance_stop: int
-    n_sweeps: int
-    sweep_fraction: float = 1.0
-    t_min: float = 0.8
-    t_max: float = 1.21
-    n_temps: int = 20
-    ladder: str = "linear"
-    n_snapshots: int = 100
-    measure_interval: int = 10
-    swap_interval: int = 1
-    seed: int = 1
+    L: int = setting(limits=SIZE)
+    disorder: str = setting(choices=DISORDERS)
+    instance_start: int = setting(integer=True)
+    instance_stop: int = setting(integer=True)
+    n_sweeps: int = setting(limits=COUNT)
+    sweep_fraction: float = setting(1.0, exclusive_minimum=0, maximum=1)
+    t_min: float = setting(0.8, limits=TEMPERATURE)
+    t_max: float = setting(1.21, limits=TEMPERATURE)
+    n_temps: int = setting(20, limits=N_TEMPERATURES)
+    ladder: str = setting("linear", choices=LADDERS)
+    n_snapshots: int = setting(100, limits=COUNT)
+    measure_interval: int = setting(10, limits=COUNT)
+    swap_interval: int = setting(1, limits=COUNT)
+    seed: int = setting(1, limits=SEED)
     kernel: str = "auto"
 
     def __post_init__(self):
-        check_size(self.L)
-        check_disorder(self.disorder)
+        super().__post_init__()
         if self.instance_start < 0 or self.instance_stop <= self.instance_start:
-            raise ValueError(f"instances must be a range start:stop with 0 <= start < stop, "
-                             f"got {self.instance_start}:{self.instance_stop}")
-        if not 0.0 < self.sweep_fraction <= 1.0:
-            raise ValueError(f"sweep_fraction must be in (0, 1], got {self.sweep_fraction}")
-        for name in ("n_sweeps", "n_snapshots", "measure_interval", "swap_interval"):
-            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.ladder not in LADDERS:
-            raise ValueError(f"unknown ladder {self.ladder!r}; expected one of {LADDERS}")
+            raise SettingsError(f"instances must be a range start:stop with 0 <= start < stop, "
+                                f"got {self.instance_start}:{self.instance_stop}", key="instances")
         temperature_ladder(self.t_min, self.t_max, self.n_temps, self.ladder)
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
         object.__setattr__(self, "kernel", kernels.resolve_kernel(self.kernel, self.disorder))
 
     @property
@@ -192,7 +188,7 @@ class SimulationState:
 
         Raises
         ------
-        ValueError
+        SettingsError (a ValueError, key ``checkpoint``)
             If the checkpoint belongs to other parameters (the message lists the
             parameters that differ) or is damaged.
         """
@@ -202,19 +198,19 @@ class SimulationState:
                 arrays = {name: data[name] for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
                 counters = data["counters"]
         except (OSError, KeyError, EOFError, ValueError, json.JSONDecodeError) as exc:
-            raise ValueError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}); "
-                             "delete it to start afresh") from exc
+            raise SettingsError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}); "
+                                "delete it to start afresh", key="checkpoint") from exc
         stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
         current = json.loads(json.dumps(params.to_dict(), sort_keys=True))
         differing = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
         if differing:
             changes = ", ".join(f"{k}: checkpoint {stored.get(k)}, now {current.get(k)}" for k in differing)
-            raise ValueError(f"checkpoint {path} was written for other parameters ({changes}); "
-                             "delete it or use another --checkpoint path")
+            raise SettingsError(f"checkpoint {path} was written for other parameters ({changes}); "
+                                "delete it or use another --checkpoint path", key="checkpoint")
         for name, value in arrays.items():
             if value.shape != getattr(self, name).shape:
-                raise ValueError(f"checkpoint {path}: array {name!r} has shape "
-                                 f"{value.shape}, expected {getattr(self, name).shape}")
+                raise SettingsError(f"checkpoint {path}: array {name!r} has shape "
+                                    f"{value.shape}, expected {getattr(self, name).shape}", key="checkpoint")
             getattr(self, name)[...] = value
         self.sweeps_done, self.snapshots_done = (int(c) for c in counters)
 
@@ -265,11 +261,14 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
 
     Raises
     ------
-    ValueError
-        If ``threads < 1`` or the checkpoint does not match ``params``.
+    SettingsError (a ValueError)
+        If ``threads < 1``, ``checkpoint_every < 0`` or the checkpoint does not match ``params``.
     """
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    if threads not in COUNT:
+        raise SettingsError(f"threads must be {COUNT.describe()}, got {threads!r}", key="threads")
+    if not checkpoint_every >= 0:
+        raise SettingsError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}",
+                            key="checkpoint_every")
     state = SimulationState(params)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():

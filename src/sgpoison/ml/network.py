@@ -28,24 +28,19 @@ Keras (package ``"sgpoison"``), so a saved ``.keras`` model loads with
 
 from __future__ import annotations
 
+import logging
 import math
 
 import keras
 from keras import ops
 
-#: padding modes of the convolution accepted by :func:`build_model`
-PADDINGS = ("same", "periodic")
+from sgpoison.mc.lattice import check_size
+from sgpoison.ml.settings import PADDINGS, TrainingConfig
 
-#: hyper-parameters of :func:`build_model` (paper Table III) and their defaults
-DEFAULT_ARCHITECTURE = {
-    "padding": "same",
-    "channels": 5,
-    "kernel_size": 3,
-    "strides": 2,
-    "dense_units": None,  # None: number of convolution outputs, L^3 * 5 / 8 for even L
-    "dropout": 0.2,
-    "learning_rate": 1e-4,
-}
+log = logging.getLogger(__name__)
+
+#: the defaults of :func:`build_model` (paper Table III)
+_DEFAULTS = TrainingConfig()
 
 
 @keras.saving.register_keras_serializable(package="sgpoison")
@@ -132,13 +127,13 @@ def convolution_output_size(L: int, padding: str = "same", kernel_size: int = 3,
 
 def build_model(
     L: int,
-    padding: str = "same",
-    channels: int = 5,
-    kernel_size: int = 3,
-    strides: int = 2,
-    dense_units: int | None = None,
-    dropout: float = 0.2,
-    learning_rate: float = 1e-4,
+    padding: str = _DEFAULTS.padding,
+    channels: int = _DEFAULTS.channels,
+    kernel_size: int = _DEFAULTS.kernel_size,
+    strides: int = _DEFAULTS.strides,
+    dense_units: int | None = _DEFAULTS.dense_units,
+    dropout: float = _DEFAULTS.dropout,
+    learning_rate: float = _DEFAULTS.learning_rate,
 ) -> keras.Model:
     """Build and compile the phase classifier of paper Table III for linear size ``L``.
 
@@ -160,6 +155,8 @@ def build_model(
     learning_rate : float
         Adam learning rate (paper: 1e-4).
 
+    Defaults and limits are those of :class:`sgpoison.ml.settings.TrainingConfig`.
+
     Returns
     -------
     keras.Model
@@ -169,29 +166,20 @@ def build_model(
 
     Raises
     ------
-    ValueError
+    SettingsError (a ValueError)
         For an unknown padding, L < 2, non-positive sizes, a dropout rate
         outside [0, 1) or a non-positive learning rate.
     """
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-    if int(L) < 2:
-        raise ValueError(f"L must be >= 2, got {L}")
-    for name, value in (("channels", channels), ("kernel_size", kernel_size), ("strides", strides)):
-        if int(value) < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-    L = int(L)
+    L = check_size(L)
+    for name, value in (("padding", padding), ("channels", channels), ("kernel_size", kernel_size),
+                        ("strides", strides), ("dense_units", dense_units), ("dropout", dropout),
+                        ("learning_rate", learning_rate)):
+        TrainingConfig.check_value(name, value)
     n_out = convolution_output_size(L, padding, kernel_size, strides)
     if n_out < 1:
         raise ValueError(f"L={L} is too small for kernel {kernel_size} and stride {strides}")
     if dense_units is None:
         dense_units = n_out**3 * channels
-    if int(dense_units) < 1:
-        raise ValueError(f"dense_units must be >= 1, got {dense_units}")
 
     inputs = keras.Input(shape=(L, L, L, 1), dtype="float32", name="overlap")
     x = inputs
@@ -225,3 +213,53 @@ def model_lattice_size(model: keras.Model) -> int:
     if len(shape) != 5 or shape[4] != 1 or not (shape[1] == shape[2] == shape[3]) or shape[1] is None:
         raise ValueError(f"model input shape {shape} is not (batch, L, L, L, 1)")
     return int(shape[1])
+
+
+def configure_tensorflow(threads: int | None = None, deterministic: bool = False,
+                         seed: int | None = None) -> list[str]:
+    """Set TensorFlow threads, seeds and determinism; return the devices in use.
+
+    Threads can only be set before TensorFlow runs its first operation; if the
+    runtime is already initialised with other values a warning is logged. The
+    GPU is used automatically when one is visible. oneDNN stays enabled (never
+    set ``TF_ENABLE_ONEDNN_OPTS=0``: it makes Conv3D ~50x slower on CPU).
+
+    Parameters
+    ----------
+    threads : int, optional
+        Intra-op and inter-op parallelism threads.
+    deterministic : bool
+        Call ``tf.config.experimental.enable_op_determinism()`` (process-wide).
+    seed : int, optional
+        ``keras.utils.set_random_seed(seed)`` (Python, NumPy global, TF, Keras).
+
+    Returns
+    -------
+    list of str
+        Logical device names, e.g. ``["/device:CPU:0"]``.
+    """
+    import keras
+    import tensorflow as tf
+
+    if threads:
+        threading = tf.config.threading
+        for what, getter, setter in (
+            ("intra-op", threading.get_intra_op_parallelism_threads,
+             threading.set_intra_op_parallelism_threads),
+            ("inter-op", threading.get_inter_op_parallelism_threads,
+             threading.set_inter_op_parallelism_threads),
+        ):
+            if getter() != threads:
+                try:
+                    setter(threads)
+                except RuntimeError:
+                    log.warning("TensorFlow already initialised: cannot set %s threads to %d "
+                                "(currently %d)", what, threads, getter())
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    devices = [d.name for d in tf.config.list_logical_devices()]
+    if tf.config.list_physical_devices("GPU"):
+        log.info("GPU visible: %s", devices)
+    return devices

@@ -1,1 +1,8 @@
-"""sgpoison.report."""
+"""Results of a study: the table of all scenarios and the figures.
+
+summary   ``results.csv`` / ``results.nc``: :func:`~sgpoison.report.summary.build_table`,
+          :func:`~sgpoison.report.summary.write_summary`
+figures   paper Fig. 1 per scenario (:func:`~sgpoison.report.figures.plot_fss`), the conventional
+          analysis (:func:`~sgpoison.report.figures.plot_conventional`), Tc of every scenario
+          (:func:`~sgpoison.report.figures.plot_tc_summary`); PNG and PDF
+"""

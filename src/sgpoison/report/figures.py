@@ -5,7 +5,7 @@
   (a) ``<p>`` vs T per L with the crossing, (b) log-log fit of the maxima of
   ``d<p>/dT`` giving ``nu_ml``, (c) normalised linear coefficient vs T with its
   zero, (d) data collapse onto the fitted cubic;
-* :func:`plot_baseline` -- Binder ratio and xi_L/L vs T per L with their crossings;
+* :func:`plot_conventional` -- Binder ratio and xi_L/L vs T per L with their crossings;
 * :func:`plot_tc_summary` -- Tc of every scenario (both methods, or a no-signal
   marker), the conventional estimate and the literature band.
 
@@ -33,13 +33,14 @@ from sgpoison.io.atomic import atomic_write  # noqa: E402
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from sgpoison.fss.chain import AnalysisResult
-    from sgpoison.fss.conventional import BaselineResult
+    from sgpoison.fss.conventional import ConventionalResult
+    from sgpoison.fss.verdict import AnalysisResult
 
 #: literature range of Tc for the 3D bimodal Edwards-Anderson model (Katzgraber, Koerner &
 #: Young, PRB 73, 224432 (2006): 1.12(2); Hasenbusch, Pelissetto & Vicari 2008: 1.109(10))
 LITERATURE_TC_BIMODAL = (1.10, 1.12)
-T_LABEL = r"temperature $T$ [$J$, $k_B = 1$]"
+#: label of every temperature axis
+TEMPERATURE_AXIS_LABEL = r"temperature $T$ [$J$, $k_B = 1$]"
 
 
 def _pm(value, error, digits: int = 3) -> str:
@@ -81,14 +82,14 @@ def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict 
 
     Parameters
     ----------
-    result : sgpoison.fss.chain.AnalysisResult
+    result : sgpoison.fss.verdict.AnalysisResult
     stem : path-like
         Output path without extension.
     estimates : dict, optional
-        Output of :func:`sgpoison.fss.chain.estimates_dict` (computed if omitted);
+        Output of :func:`sgpoison.fss.estimates.estimates_dict` (computed if omitted);
         the Tc markers are drawn only when ``transition_detected``.
     """
-    from sgpoison.fss.chain import estimates_dict
+    from sgpoison.fss.estimates import estimates_dict
 
     est = estimates if estimates is not None else estimates_dict(result)
     c = result.central
@@ -110,7 +111,7 @@ def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict 
         e = E["Tc_linear"]
         _interval_line(ax_a, e["value"], e["ci_low"], e["ci_high"],
                        rf"$T_c$ = {_pm(e['value'], e['error'])}")
-    ax_a.set_xlabel(T_LABEL)
+    ax_a.set_xlabel(TEMPERATURE_AXIS_LABEL)
     ax_a.set_ylabel(r"$\langle p \rangle$ (probability of high-$T$ phase)")
     ax_a.set_title("(a) classification probability")
     ax_a.legend(fontsize=8)
@@ -160,7 +161,7 @@ def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict 
         ax_c.legend(fontsize=8)
     else:
         _no_signal_text(ax_c, "linear coefficient undefined (nu_ml undefined)")
-    ax_c.set_xlabel(T_LABEL)
+    ax_c.set_xlabel(TEMPERATURE_AXIS_LABEL)
     ax_c.set_ylabel(r"normalised linear coefficient $b(T)/\max_T|b|$")
     ax_c.set_title(r"(c) slope of $\langle p\rangle$ vs $L^{1/\nu_{ml}}$")
 
@@ -195,11 +196,11 @@ def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict 
     return save_figure(fig, stem)
 
 
-def plot_baseline(result: "BaselineResult", stem: str | os.PathLike, estimates: dict | None = None) -> list[Path]:
+def plot_conventional(result: "ConventionalResult", stem: str | os.PathLike, estimates: dict | None = None) -> list[Path]:
     """Binder ratio g and xi_L/L vs T per L with the crossing of the two largest sizes."""
-    from sgpoison.fss.conventional import baseline_estimates_dict
+    from sgpoison.fss.conventional import conventional_estimates_dict
 
-    est = estimates if estimates is not None else baseline_estimates_dict(result)
+    est = estimates if estimates is not None else conventional_estimates_dict(result)
     L, T = result.L, result.temperature
     colors = _size_colors(len(L))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -216,7 +217,7 @@ def plot_baseline(result: "BaselineResult", stem: str | os.PathLike, estimates: 
         if e["value"] is not None:
             _interval_line(ax, e["value"], e["ci_low"], e["ci_high"],
                            rf"crossing L={L[-2]},{L[-1]}: {_pm(e['value'], e['error'])}")
-        ax.set_xlabel(T_LABEL)
+        ax.set_xlabel(TEMPERATURE_AXIS_LABEL)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
     axes[0].set_title("(a) spin-glass Binder ratio")

@@ -1,7 +1,7 @@
-"""Results table of all scenarios: one row per scenario plus the conventional baseline.
+"""Results table of all scenarios: one row per scenario plus the conventional analysis.
 
 Reads the ``estimates.json`` of ``sgpoison analyze`` (one per scenario) and of
-``sgpoison baseline`` and writes ``results.csv``, ``results.nc`` and the figure
+``sgpoison conventional`` and writes ``results.csv``, ``results.nc`` and the figure
 ``tc_summary.png/.pdf`` (:func:`sgpoison.report.figures.plot_tc_summary`).
 
 Columns (docs/analysis.md lists them all): identification (``scenario``,
@@ -25,21 +25,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sgpoison.fss.chain import ESTIMATES_FORMAT
-from sgpoison.errors import DataFormatError
+from sgpoison.fss.estimates import ESTIMATES_FORMAT
+from sgpoison.errors import DataFormatError, SettingsError
 from sgpoison.io.atomic import atomic_write
 from sgpoison.io.formats import write_netcdf
 from sgpoison.io.jsonio import read_json
 from sgpoison.io.provenance import provenance
 
-#: row name of the conventional baseline
-BASELINE_NAME = "conventional"
+#: row name of the conventional analysis (also its ``kind``)
+CONVENTIONAL_NAME = "conventional"
 #: columns that come first, in this order (the estimate columns follow, then the rest)
 LEADING_COLUMNS = ("scenario", "kind", "transition_detected", "reason", "failed_checks")
 
 
 def load_estimates(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
-    """Read an ``estimates.json`` written by ``analyze`` or ``baseline``.
+    """Read an ``estimates.json`` written by ``analyze`` or ``conventional``.
 
     Parameters
     ----------
@@ -172,16 +172,16 @@ def make_row(name: str, est: Mapping[str, Any], source: str, extras: Mapping[str
     return row
 
 
-def build_table(scenarios: Mapping[str, str | os.PathLike], baseline: str | os.PathLike | None = None,
+def build_table(scenarios: Mapping[str, str | os.PathLike], conventional: str | os.PathLike | None = None,
                 audits: Mapping[str, str | os.PathLike] | None = None) -> pd.DataFrame:
-    """Results table: one row per scenario (in the given order), then the baseline row.
+    """Results table: one row per scenario (in the given order), then the conventional row.
 
     Parameters
     ----------
     scenarios : mapping of name to path
         ``estimates.json`` of ``sgpoison analyze`` per scenario.
-    baseline : path, optional
-        ``estimates.json`` of ``sgpoison baseline`` (row named ``conventional``).
+    conventional : path, optional
+        ``estimates.json`` of ``sgpoison conventional`` (row named ``conventional``).
     audits : mapping of name to path or list of paths, optional
         Audit verdict JSON per scenario name (every name must be a scenario).
 
@@ -194,29 +194,34 @@ def build_table(scenarios: Mapping[str, str | os.PathLike], baseline: str | os.P
 
     Raises
     ------
-    FileNotFoundError, DataFormatError, ValueError
-        Missing/invalid files; an audit for an unknown scenario; no scenarios;
-        a scenario named ``conventional``; a NAME that differs from the scenario
-        recorded in its estimates file.
+    FileNotFoundError, DataFormatError
+        Missing or invalid files.
+    SettingsError (a ValueError; option ``--scenario`` or ``--audit``)
+        An audit for an unknown scenario; no scenarios; a scenario named
+        ``conventional``; a NAME that differs from the scenario recorded in its
+        estimates file.
     """
     if not scenarios:
-        raise ValueError("no scenarios given")
-    if BASELINE_NAME in scenarios:
-        raise ValueError(f"scenario name {BASELINE_NAME!r} is reserved for the baseline row")
+        raise SettingsError("no scenarios given", option="--scenario")
+    if CONVENTIONAL_NAME in scenarios:
+        raise SettingsError(f"scenario name {CONVENTIONAL_NAME!r} is reserved for the conventional row",
+                            option="--scenario")
     audits = dict(audits or {})
     unknown = sorted(set(audits) - set(scenarios))
     if unknown:
-        raise ValueError(f"audit given for unknown scenario(s) {unknown}; scenarios are {list(scenarios)}")
+        raise SettingsError(f"audit given for unknown scenario(s) {unknown}; scenarios are {list(scenarios)}",
+                            option="--audit")
     extras = {"audit": {name: load_audit(path) for name, path in audits.items()}}
     rows = []
     for name, path in scenarios.items():
         est = load_estimates(path, kind="machine_learning")
         if est.get("scenario") not in (None, "", name):
-            raise ValueError(f"--scenario {name}={path}: the file is the analysis of scenario "
-                             f"{est['scenario']!r}, not {name!r}")
+            raise SettingsError(f"--scenario {name}={path}: the file is the analysis of scenario "
+                                f"{est['scenario']!r}, not {name!r}", option="--scenario")
         rows.append(make_row(name, est, str(path), extras))
-    if baseline is not None:
-        rows.append(make_row(BASELINE_NAME, load_estimates(baseline, kind="conventional"), str(baseline), extras))
+    if conventional is not None:
+        rows.append(make_row(CONVENTIONAL_NAME, load_estimates(conventional, kind=CONVENTIONAL_NAME),
+                             str(conventional), extras))
     table = pd.DataFrame(rows)
     rest = [c for c in table.columns if c not in LEADING_COLUMNS]
     return table[list(LEADING_COLUMNS) + rest]
@@ -268,7 +273,7 @@ def parse_assignments(values: Sequence[str] | None, option: str,
 
     Raises
     ------
-    ValueError
+    SettingsError (a ValueError)
         An item without ``=``, an empty name or path, or (unless ``repeatable``)
         a repeated name; the message names ``option``.
     """
@@ -277,11 +282,11 @@ def parse_assignments(values: Sequence[str] | None, option: str,
         name, sep, path = item.partition("=")
         name, path = name.strip(), path.strip()
         if not sep or not name or not path:
-            raise ValueError(f"{option}: expected NAME=PATH, got {item!r}")
+            raise SettingsError(f"{option}: expected NAME=PATH, got {item!r}", option=option)
         if repeatable:
             out.setdefault(name, []).append(path)
             continue
         if name in out:
-            raise ValueError(f"{option}: name {name!r} given twice")
+            raise SettingsError(f"{option}: name {name!r} given twice", option=option)
         out[name] = path
     return out

@@ -1,0 +1,345 @@
+"""The study configuration (``config/*.yaml``), checked before any job runs.
+
+:func:`validate_config` is called by the workflow's ``Snakefile``. It
+
+1. validates the configuration against its JSON schema
+   (``workflow/schemas/config.schema.yaml``, which documents every key), filling in the
+   schema's defaults, and reports the first error naming the key;
+2. builds, from the configuration, the settings each job's command will build -- the
+   :class:`~sgpoison.mc.parallel_tempering.SimulationParameters` of every size row (at every
+   sweep fraction it is simulated with), the :class:`~sgpoison.ml.settings.TrainingConfig`
+   and :class:`~sgpoison.audit.settings.AuditConfig` of every scenario, the
+   :class:`~sgpoison.ml.settings.PredictionSettings` and the settings of both analyses --
+   so that every value a command would reject (non-finite numbers included) is rejected
+   here, by the same limits (:mod:`sgpoison.settings`);
+3. checks what involves several keys (every size has a row in both tables, the Gaussian
+   ladder straddles ``network.t_label``, enough instances for the split and the bootstrap, ...).
+
+Every problem raises :class:`ConfigError`, whose message starts with the config key.
+:data:`CONFIG_FIELDS` lists which settings field each key sets (``tests/test_config.py``
+checks that the schema documents the same limits and defaults).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from sgpoison.errors import SettingsError
+
+#: sweep fraction of every bimodal simulation (the data the networks classify and the
+#: conventional analysis reads: always thermalized)
+BIMODAL_SWEEP_FRACTION = 1.0
+#: fewest training instances a Gaussian size row must leave after the validation split
+MIN_TRAINING_INSTANCES = 2
+
+
+class ConfigError(SettingsError):
+    """The study configuration is invalid; the message starts with the key at fault."""
+
+
+def _settings_classes() -> dict[str, type]:
+    from sgpoison.audit.settings import AuditConfig
+    from sgpoison.fss.settings import AnalysisSettings, ConventionalSettings
+    from sgpoison.mc.parallel_tempering import SimulationParameters
+    from sgpoison.ml.settings import PredictionSettings, TrainingConfig
+
+    return {"SimulationParameters": SimulationParameters, "TrainingConfig": TrainingConfig,
+            "AuditConfig": AuditConfig, "PredictionSettings": PredictionSettings,
+            "AnalysisSettings": AnalysisSettings, "ConventionalSettings": ConventionalSettings}
+
+
+#: config key -> (settings classes, field) whose limits apply to it; ``{disorder}`` stands
+#: for gaussian and bimodal, ``[]`` for any row, ``{scenario}`` for any scenario name.
+#: Keys not listed (``sizes``, ``simulation.seed``, ``simulation.batch_size``, the rows'
+#: ``n_instances``) belong to the study alone; the schema is their one definition.
+CONFIG_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "simulation.{disorder}[].L": (("SimulationParameters",), "L"),
+    "simulation.{disorder}[].n_sweeps": (("SimulationParameters",), "n_sweeps"),
+    "simulation.{disorder}[].t_min": (("SimulationParameters",), "t_min"),
+    "simulation.{disorder}[].t_max": (("SimulationParameters",), "t_max"),
+    "simulation.{disorder}[].n_temps": (("SimulationParameters",), "n_temps"),
+    "simulation.{disorder}[].n_snapshots": (("SimulationParameters",), "n_snapshots"),
+    "simulation.ladder": (("SimulationParameters",), "ladder"),
+    "simulation.measure_interval": (("SimulationParameters",), "measure_interval"),
+    "simulation.swap_interval": (("SimulationParameters",), "swap_interval"),
+    "network.t_label": (("TrainingConfig", "AuditConfig"), "t_label"),
+    "network.iterations": (("TrainingConfig",), "iterations"),
+    "network.batch_size": (("TrainingConfig",), "batch_size"),
+    "network.learning_rate": (("TrainingConfig",), "learning_rate"),
+    "network.padding": (("TrainingConfig",), "padding"),
+    "network.validation_fraction": (("TrainingConfig", "AuditConfig"), "validation_fraction"),
+    "network.seed": (("TrainingConfig", "AuditConfig"), "seed"),
+    "network.deterministic": (("TrainingConfig",), "deterministic"),
+    "network.predict_batch_size": (("PredictionSettings",), "batch_size"),
+    "scenarios.{scenario}.label_noise": (("TrainingConfig", "AuditConfig"), "label_noise"),
+    "scenarios.{scenario}.sweep_fraction": (("SimulationParameters",), "sweep_fraction"),
+    "analysis.n_bootstrap": (("AnalysisSettings", "ConventionalSettings"), "n_bootstrap"),
+    "analysis.seed": (("AnalysisSettings", "ConventionalSettings"), "seed"),
+    "audit.policy": (("AuditConfig",), "policy"),
+    "audit.swap_floor": (("AuditConfig",), "swap_floor"),
+    "audit.noise_estimate": (("AuditConfig",), "estimate_noise"),
+}
+
+
+# ------------------------------------------------------------------------------------------
+# 1. the JSON schema
+# ------------------------------------------------------------------------------------------
+
+
+def load_schema(schema_path: str | os.PathLike) -> dict:
+    """The configuration's JSON schema (YAML file)."""
+    import yaml
+
+    with open(schema_path) as stream:
+        return yaml.safe_load(stream)
+
+
+def _validator_filling_defaults(schema: dict):
+    """A Draft 2020-12 validator that also sets the defaults of missing properties
+    (the jsonschema FAQ recipe, as ``snakemake.utils.validate`` does)."""
+    from jsonschema import Draft202012Validator, validators
+
+    validate_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for name, property_schema in properties.items():
+                if "default" in property_schema:
+                    instance.setdefault(name, copy.deepcopy(property_schema["default"]))
+        yield from validate_properties(validator, properties, instance, subschema)
+
+    return validators.extend(Draft202012Validator, {"properties": set_defaults})(schema)
+
+
+def check_schema(config: dict, schema: dict, schema_path: str | os.PathLike) -> None:
+    """Validate ``config`` against ``schema``, filling in defaults.
+
+    Raises
+    ------
+    ConfigError
+        For the most relevant error (``jsonschema.exceptions.best_match``), e.g.
+        "config key scenarios.clean.label_noise: -0.1 is less than the minimum of 0 --
+        scenarios.clean.label_noise is: fraction of training labels flipped at random ...
+        (schema: workflow/schemas/config.schema.yaml)".
+    """
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
+                      for part in error.absolute_path).lstrip(".")
+        description = " ".join(str(error.schema.get("description", "")).split())
+        message = error.message
+        if error.validator == "additionalProperties" and "properties" in error.schema:
+            allowed = sorted(error.schema["properties"])
+            unknown = sorted(set(error.instance) - set(allowed))
+            key = ".".join(filter(None, [key, unknown[0]]))
+            message = f"unknown key; allowed here: {', '.join(allowed)}"
+            description = ""
+        raise ConfigError(
+            f"config key {key or '(top level)'}: {message}"
+            + (f" -- {key or 'it'} is: {description}" if description else "")
+            + f" (schema: {schema_path})")
+    _validator_filling_defaults(schema).validate(config)
+
+
+# ------------------------------------------------------------------------------------------
+# 2. the settings of every job
+# ------------------------------------------------------------------------------------------
+
+
+def _build(cls: type, values: Mapping[str, tuple[str | None, Any]], keys: Mapping[str, str] | None = None) -> Any:
+    """``cls(**{field: value})`` from ``{field: (config key, value)}``.
+
+    A :class:`~sgpoison.errors.SettingsError` about a field (or about ``keys``' extra
+    names, e.g. ``instances``) becomes a :class:`ConfigError` naming the config key.
+    """
+    try:
+        return cls(**{name: value for name, (_, value) in values.items()})
+    except SettingsError as exc:
+        key = {name: k for name, (k, _) in values.items()} | dict(keys or {})
+        where = key.get(exc.key) if exc.key else None
+        raise ConfigError(f"config key {where}: {exc}" if where else str(exc), key=where) from None
+
+
+def study_seed(config: Mapping, L: int) -> int:
+    """Seed of every simulation of size L: ``1000 * simulation.seed + L`` (independent of scenarios)."""
+    return 1000 * int(config["simulation"]["seed"]) + int(L)
+
+
+def simulation_parameters(config: Mapping, disorder: str, row_index: int, sweep_fraction: float,
+                          instances: tuple[int, int] | None = None,
+                          sweep_fraction_key: str | None = None) -> Any:
+    """The :class:`~sgpoison.mc.parallel_tempering.SimulationParameters` of one size row.
+
+    Parameters
+    ----------
+    config : mapping
+        The study configuration (schema defaults filled in).
+    disorder : {"gaussian", "bimodal"}
+    row_index : int
+        Position of the row in ``simulation.<disorder>``.
+    sweep_fraction : float
+    instances : (int, int), optional
+        Global instance range ``[start, stop)`` of one job; default: all ``n_instances`` of the row.
+    sweep_fraction_key : str, optional
+        The config key the sweep fraction came from (for messages).
+
+    Raises
+    ------
+    ConfigError
+        Naming the config key of the first invalid value.
+    """
+    from sgpoison.mc.parallel_tempering import SimulationParameters
+
+    simulation = config["simulation"]
+    row = simulation[disorder][row_index]
+    key = f"simulation.{disorder}[{row_index}]"
+    start, stop = instances if instances is not None else (0, row["n_instances"])
+    values = {name: (f"{key}.{name}", row[name])
+              for name in ("L", "n_sweeps", "t_min", "t_max", "n_temps", "n_snapshots")}
+    values |= {name: (f"simulation.{name}", simulation[name])
+               for name in ("ladder", "measure_interval", "swap_interval")}
+    values |= {"disorder": (None, disorder), "instance_start": (None, start), "instance_stop": (None, stop),
+               "sweep_fraction": (sweep_fraction_key, sweep_fraction),
+               "seed": ("simulation.seed", study_seed(config, row["L"]))}
+    return _build(SimulationParameters, values, keys={"instances": f"{key}.n_instances"})
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def job_settings(config: Mapping) -> dict[str, Any]:
+    """Build every job's settings from ``config`` (see the module docstring).
+
+    Returns
+    -------
+    dict
+        ``simulation`` (list of SimulationParameters), ``training`` and ``audit`` (per
+        scenario), ``prediction``, ``analysis``, ``conventional``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the config key of the first invalid value.
+    """
+    classes = _settings_classes()
+    network, analysis, audit = config["network"], config["analysis"], config["audit"]
+    scenarios = config["scenarios"]
+    out: dict[str, Any] = {"simulation": [], "training": {}, "audit": {}}
+    fractions = {}
+    for name, scenario in scenarios.items():
+        fractions.setdefault(scenario["sweep_fraction"], f"scenarios.{name}.sweep_fraction")
+    for disorder in ("gaussian", "bimodal"):
+        runs = fractions.items() if disorder == "gaussian" else [(BIMODAL_SWEEP_FRACTION, None)]
+        for index in range(len(config["simulation"][disorder])):
+            for fraction, fraction_key in runs:
+                out["simulation"].append(simulation_parameters(config, disorder, index, fraction,
+                                                               sweep_fraction_key=fraction_key))
+    label_keys = {name: f"network.{name}" for name in ("t_label", "seed", "validation_fraction")}
+    for name, scenario in scenarios.items():
+        labels = {field: (key, network[field]) for field, key in label_keys.items()}
+        labels["label_noise"] = (f"scenarios.{name}.label_noise", scenario["label_noise"])
+        training = {field: (f"network.{field}", network[field])
+                    for field in ("iterations", "batch_size", "learning_rate", "padding", "deterministic")}
+        out["training"][name] = _build(classes["TrainingConfig"],
+                                       labels | training | {"scenario": (None, name)})
+        out["audit"][name] = _build(classes["AuditConfig"], labels | {
+            "policy": ("audit.policy", audit["policy"]), "swap_floor": ("audit.swap_floor", audit["swap_floor"]),
+            "estimate_noise": ("audit.noise_estimate", audit["noise_estimate"])})
+    out["prediction"] = _build(classes["PredictionSettings"],
+                               {"batch_size": ("network.predict_batch_size", network["predict_batch_size"])})
+    bootstrap = {field: (f"analysis.{field}", analysis[field]) for field in ("n_bootstrap", "seed")}
+    out["analysis"] = _build(classes["AnalysisSettings"], bootstrap)
+    out["conventional"] = _build(classes["ConventionalSettings"], bootstrap)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# 3. checks across keys
+# ------------------------------------------------------------------------------------------
+
+
+def check_study(config: Mapping) -> None:
+    """The checks that involve several keys (run after :func:`check_schema`).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key: a size that is not a whole number or has no row in a table, a
+        size listed twice in a table, too few bimodal instances for the bootstrap, too few
+        Gaussian instances left for training after the validation split, a Gaussian
+        ladder that does not straddle ``network.t_label``.
+    """
+    from sgpoison.fss.settings import MIN_INSTANCES
+    from sgpoison.ml.labels import validation_count
+
+    sizes = config["sizes"]
+    t_label = config["network"]["t_label"]
+    validation_fraction = config["network"]["validation_fraction"]
+    for index, L in enumerate(sizes):
+        if not _whole(L):
+            raise ConfigError(f"sizes[{index}]: L = {L!r} must be a whole number (write 4, not 4.0)")
+    for disorder in ("gaussian", "bimodal"):
+        seen = set()
+        for index, row in enumerate(config["simulation"][disorder]):
+            key = f"simulation.{disorder}[{index}]"
+            if row["L"] in seen:
+                raise ConfigError(f"{key}.L: L = {row['L']} is listed twice")
+            seen.add(row["L"])
+            if not _whole(row["L"]):
+                raise ConfigError(f"{key}.L: L = {row['L']!r} must be a whole number")
+            n = row["n_instances"]
+            if disorder == "bimodal" and n < MIN_INSTANCES:
+                raise ConfigError(
+                    f"{key}.n_instances: {n} bimodal instance(s); the bootstrap error bars "
+                    f"over disorder instances need at least {MIN_INSTANCES}")
+            n_train = n - validation_count(n, validation_fraction)
+            if disorder == "gaussian" and n_train < MIN_TRAINING_INSTANCES:
+                raise ConfigError(
+                    f"{key}.n_instances: {n} Gaussian instance(s) with "
+                    f"network.validation_fraction = {validation_fraction} leave {n_train} "
+                    f"training instance(s); at least {MIN_TRAINING_INSTANCES} are needed")
+        for L in sizes:
+            if L not in seen:
+                raise ConfigError(
+                    f"sizes: L = {L} has no row in simulation.{disorder}; "
+                    "add one with its n_instances, n_sweeps, t_min, t_max, n_temps, n_snapshots")
+    for row in config["simulation"]["gaussian"]:
+        if row["L"] in sizes and not row["t_min"] <= t_label < row["t_max"]:
+            raise ConfigError(
+                f"simulation.gaussian (L = {row['L']}): the ladder [t_min, t_max] = "
+                f"[{row['t_min']}, {row['t_max']}] must contain temperatures both <= "
+                f"network.t_label = {t_label} and > it, or one label class of the training set "
+                "is empty; change t_min/t_max or network.t_label")
+
+
+def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
+    """Check a study configuration completely (steps 1-3 of the module docstring).
+
+    Parameters
+    ----------
+    config : dict
+        The configuration as loaded from YAML; the schema's defaults are filled in (in place).
+    schema_path : path-like
+        ``workflow/schemas/config.schema.yaml``.
+
+    Returns
+    -------
+    dict
+        ``config``.
+
+    Raises
+    ------
+    ConfigError
+        With a one-line message naming the key at fault.
+    """
+    check_schema(config, load_schema(schema_path), Path(schema_path).as_posix())
+    job_settings(config)
+    check_study(config)
+    return config
