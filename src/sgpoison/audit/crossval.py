@@ -15,11 +15,14 @@ import time
 
 import numpy as np
 
+from sgpoison.audit.settings import AuditConfig
 from sgpoison.errors import SettingsError
 from sgpoison.io.formats import overlap_layout
 
 log = logging.getLogger(__name__)
 
+#: the defaults of :func:`out_of_fold_probabilities`
+_AUDIT = AuditConfig()
 
 
 def instance_folds(n_instances: int, n_folds: int, seed: int) -> np.ndarray:
@@ -33,9 +36,10 @@ def instance_folds(n_instances: int, n_folds: int, seed: int) -> np.ndarray:
 
 
 def out_of_fold_probabilities(path: str | os.PathLike, positions: np.ndarray, labels: np.ndarray,
-                              n_folds: int = 5, seed: int = 0, epochs: float = 3.0,
-                              batch_size: int = 256, learning_rate: float = 1e-3,
-                              padding: str = "same", threads: int | None = None,
+                              n_folds: int = _AUDIT.n_folds, seed: int = _AUDIT.seed,
+                              epochs: float = _AUDIT.epochs, batch_size: int = _AUDIT.batch_size,
+                              learning_rate: float = _AUDIT.learning_rate, padding: str = _AUDIT.padding,
+                              threads: int | None = _AUDIT.threads,
                               shuffle_buffer: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
     """Cross-validated probabilities of label 1 for every labelled snapshot.
 

@@ -23,7 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from sgpoison.audit.settings import AuditConfig
 from sgpoison.bootstrap import bootstrap_indices, percentile_interval
+
+#: the defaults of :func:`estimate_label_noise`
+_AUDIT = AuditConfig()
 
 
 
@@ -120,9 +124,9 @@ def _median_split(p1: np.ndarray, groups: np.ndarray, confident: np.ndarray,
 
 def estimate_label_noise(p1: np.ndarray, labels: np.ndarray, temperatures: np.ndarray,
                          t_label: float, folds: np.ndarray | None = None,
-                         band: float = 0.1, target_rate: float = 0.01,
-                         tolerance: float = 0.0025, n_bootstrap: int = 200,
-                         confidence: float = 0.95, seed: int = 0,
+                         band: float = _AUDIT.band, target_rate: float = _AUDIT.target_rate,
+                         tolerance: float = _AUDIT.tolerance, n_bootstrap: int = _AUDIT.noise_bootstrap,
+                         confidence: float = _AUDIT.confidence, seed: int = _AUDIT.seed,
                          min_separation: float = MIN_SEPARATION) -> dict:
     """Estimate the label-noise rate from out-of-fold predictions (confident learning).
 

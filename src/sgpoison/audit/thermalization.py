@@ -28,8 +28,11 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from sgpoison.audit.settings import MIN_INSTANCES
+from sgpoison.audit.settings import MIN_INSTANCES, AuditConfig
 from sgpoison.mc.thermalization import log_bin_tests
+
+#: the defaults of :func:`audit_thermalization`
+_AUDIT = AuditConfig()
 
 
 
@@ -58,8 +61,9 @@ def _format_T(values) -> str:
     return ", ".join(f"{t:.3f}" for t in values)
 
 
-def audit_thermalization(ds: xr.Dataset, significance: float = 0.05, n_bootstrap: int = 1000,
-                         seed: int = 0, swap_floor: float = 0.1) -> dict:
+def audit_thermalization(ds: xr.Dataset, significance: float = _AUDIT.significance,
+                         n_bootstrap: int = _AUDIT.n_bootstrap, seed: int = _AUDIT.bootstrap_seed,
+                         swap_floor: float = _AUDIT.swap_floor) -> dict:
     """Thermalization checks of one simulation file, per temperature and overall.
 
     Parameters

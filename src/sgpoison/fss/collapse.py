@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
+from sgpoison.fss.settings import AnalysisSettings
 from sgpoison.fss.stats import STDERR_FLOOR
 
 
@@ -115,7 +116,7 @@ def houdayer_hartmann_quality(x: np.ndarray, y: np.ndarray, dy: np.ndarray,
 
 def fit_collapse(L: np.ndarray, temperature: np.ndarray, mean: np.ndarray, stderr: np.ndarray,
                  Tc_start: float, nu_start: float, p_range: tuple[float, float],
-                 nu_bounds: tuple[float, float] = (0.2, 10.0)) -> CollapseFit:
+                 nu_bounds: tuple[float, float] = AnalysisSettings.default("collapse_nu_bounds")) -> CollapseFit:
     """Fit the data collapse onto a cubic (paper Eq. 4), weighted least squares.
 
     Minimises ``chi2(Tc, nu) = min_c sum ((<p> - sum_k c_k x^k) / stderr)^2``,

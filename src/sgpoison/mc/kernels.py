@@ -5,7 +5,7 @@ by a number of Metropolis sweeps with parallel tempering, in place, and gives
 bitwise identical results for any number of threads and however a run is split
 into calls. Kernels differ in speed and in the order in which they use random
 numbers, so their trajectories for one seed differ while their statistics agree
-(``tests/test_kernels.py``).
+(``tests/mc/test_kernels.py``).
 
 ``scalar``
     :mod:`sgpoison.mc._kernel`, one site of one instance at a time; the reference
