@@ -56,7 +56,9 @@ def test_gpu_profile_is_default_and_slurm_plus_gpus():
             f"profiles/slurm-gpu: resources of {rule} differ from profiles/default")
     asking = {rule for rule, resources in gpu["set-resources"].items() if requests_gpu(resources)}
     assert asking == GPU_RULES
-    assert set(gpu) - set(default) - set(slurm) == {"groups"}
+    # beyond the two: the groups, and the site's account and partitions if they are set
+    assert "groups" in gpu
+    assert set(gpu) - set(default) - set(slurm) <= {"groups", "group-components", "default-resources"}
     assert set(gpu["groups"]) == GPU_RULES and len(set(gpu["groups"].values())) == 1
 
 
