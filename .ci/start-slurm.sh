@@ -5,12 +5,18 @@
 # Usage (as root, Debian): bash .ci/start-slurm.sh [--install]
 #   --install   apt-get install slurm-wlm, munge, slurmdbd and mariadb-server first
 #
-# Idempotent: exits 0 at once if a controller already answers `scontrol ping`.
+# Idempotent: exits 0 at once if a controller already answers `scontrol ping`, `sacct` works and
+# the node advertises its GPU gres; otherwise stops what is left and starts afresh.
 # Prints what it does; exits non-zero (naming the daemon) if a daemon does not come up.
 # Lessons from this machine kept in the configuration below:
 #   * without slurmdbd the plugin's sacct status loop never ends, hence full accounting;
 #   * DefMemPerCPU must be set, or every job asks for the whole node's memory and jobs serialize;
-#   * the node has no GPU gres, so jobs must not ask for GPUs (the workflow's default).
+#   * the node advertises one GPU (Gres=gpu:1) that does not exist, so that tests/workflow/test_slurm.py
+#     can check that the workflow's GPU profile asks for GPUs; jobs that get it run on the CPU.
+#     slurmd (22.05) drops a gpu gres without File= ("Removing file-less GPU"), so gres.conf
+#     names an empty regular file: slurmd logs "is not a valid character or block device" and
+#     keeps the gres, binds no device and sets no CUDA_VISIBLE_DEVICES. Never a real device.
+#     AccountingStorageTRES=gres/gpu makes the request visible in sacct (ReqTRES, AllocTRES).
 set -euo pipefail
 
 log() { printf '[start-slurm] %s\n' "$*"; }
@@ -36,21 +42,32 @@ for tool in slurmctld slurmd slurmdbd munged mariadbd sacctmgr; do
 done
 export PATH="/usr/sbin:/usr/bin:$PATH"
 
-if scontrol ping 2>/dev/null | grep -q "is UP" && timeout 20 sacct -n -X >/dev/null 2>&1; then
-    log "a Slurm cluster with accounting is already up; nothing to do"
-    sinfo
+HOST="$(hostname -s)"
+if scontrol ping 2>/dev/null | grep -q "is UP" && timeout 20 sacct -n -X >/dev/null 2>&1 \
+    && pgrep -x slurmd >/dev/null \
+    && sinfo -h -n "$HOST" -o "%t %G" 2>/dev/null | grep -Eq '^(idle|mix|alloc) .*gpu:1'; then
+    log "a Slurm cluster with accounting and a GPU gres is already up; nothing to do"
+    sinfo -o "%P %a %l %D %t %N %G"
     exit 0
 fi
-# leftovers of a cluster that is down or lost its accounting database: stop them, start afresh
-for daemon in slurmd slurmctld slurmdbd mariadbd; do
+# leftovers of a cluster that is down, lost its accounting database or has no GPU gres (set up
+# by an older version of this script): stop them, start afresh
+DAEMONS=(slurmd slurmctld slurmdbd mariadbd)
+for daemon in "${DAEMONS[@]}"; do
     pkill -x "$daemon" 2>/dev/null || true
 done
+still_running() {  # one name per pgrep -x: longer patterns than 15 characters never match
+    local daemon
+    for daemon in "${DAEMONS[@]}"; do
+        pgrep -x "$daemon" >/dev/null && return 0
+    done
+    return 1
+}
 for _ in $(seq 1 20); do
-    pgrep -x 'slurmd|slurmctld|slurmdbd|mariadbd' >/dev/null || break
+    still_running || break
     sleep 0.5
 done
 
-HOST="$(hostname -s)"
 CPUS="$(nproc)"
 CLUSTER="sgpoison-ci"
 STATE=/var/lib/sgpoison-slurm
@@ -155,11 +172,21 @@ AccountingStoragePort=6819
 JobCompType=jobcomp/none
 # keep --comment (the plugin writes rule and wildcards there) in the accounting database
 AccountingStoreFlags=job_comment
-NodeName=${HOST} CPUs=${CPUS} RealMemory=${REAL_MEMORY} State=UNKNOWN
+# one GPU that does not exist (gres.conf: an empty file as its device); requests are accounted
+GresTypes=gpu
+AccountingStorageTRES=gres/gpu
+NodeName=${HOST} CPUs=${CPUS} RealMemory=${REAL_MEMORY} Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 cat >/etc/slurm/cgroup.conf <<EOF
 CgroupPlugin=autodetect
+EOF
+# the dummy GPU: an empty regular file, not a device (see the header)
+DUMMY_GPU="$STATE/dummy-devices/gpu0"
+mkdir -p "$(dirname "$DUMMY_GPU")"
+touch "$DUMMY_GPU"
+cat >/etc/slurm/gres.conf <<EOF
+NodeName=${HOST} Name=gpu Count=1 File=${DUMMY_GPU}
 EOF
 
 # --- daemons -------------------------------------------------------------------------------
@@ -182,5 +209,5 @@ wait_for slurmctld 30 bash -c 'scontrol ping | grep -q "is UP"'
 pgrep -x slurmd >/dev/null || slurmd
 wait_for "node ${HOST}" 30 bash -c "sinfo -h -n ${HOST} -o %t | grep -Eq '^(idle|mix|alloc)'"
 
-log "cluster ${CLUSTER}: ${CPUS} CPUs, RealMemory=${REAL_MEMORY} MB, DefMemPerCPU=${DEF_MEM_PER_CPU} MB"
-sinfo
+log "cluster ${CLUSTER}: ${CPUS} CPUs, RealMemory=${REAL_MEMORY} MB, DefMemPerCPU=${DEF_MEM_PER_CPU} MB, Gres=gpu:1 (no device)"
+sinfo -o "%P %a %l %D %t %N %G"

@@ -1,5 +1,6 @@
 """The conda environments of the workflow (envs/*.yaml) pin exact versions that agree with
-pyproject.toml, and every rule declares one of them."""
+pyproject.toml, every rule declares one of them, and the GPU variant of the network environment
+differs from it only by the TensorFlow build (as the extras network and gpu do)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from packaging.version import Version
 REPO = Path(__file__).resolve().parents[2]
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 #: packages of each environment that a rule needs beyond the runtime dependencies
-EXTRA_PACKAGES = {"network.yaml": {"tensorflow-cpu"}}
+EXTRA_PACKAGES = {"network.yaml": {"tensorflow-cpu"}, "network-gpu.yaml": {"tensorflow"}}
+#: GPU variant -> the environment the rules declare, which it replaces on GPU nodes
+GPU_VARIANTS = {"network-gpu.yaml": "network.yaml"}
 
 
 def pyproject() -> dict:
@@ -41,6 +44,38 @@ def pyproject_requirements() -> dict[str, Requirement]:
     return requirements
 
 
+def pyproject_extras() -> dict[str, set[str]]:
+    """{extra: canonical names of the packages it installs}, references to other extras of
+    sgpoison (``sgpoison[a,b]``) expanded."""
+    extras = pyproject()["project"]["optional-dependencies"]
+
+    def expand(name: str) -> set[str]:
+        names = set()
+        for text in extras[name]:
+            requirement = Requirement(text)
+            if canonicalize_name(requirement.name) == "sgpoison":
+                for extra in requirement.extras:
+                    names |= expand(extra)
+            else:
+                names.add(canonicalize_name(requirement.name))
+        return names
+
+    return {name: expand(name) for name in extras}
+
+
+def pip_requirements(path: Path) -> dict[str, Requirement]:
+    """The pip requirements of an environment file by canonical name (with their extras)."""
+    with open(path) as stream:
+        env = yaml.safe_load(stream)
+    requirements = {}
+    for entry in env["dependencies"]:
+        if isinstance(entry, dict):
+            for text in entry["pip"]:
+                requirement = Requirement(text)
+                requirements[canonicalize_name(requirement.name)] = requirement
+    return requirements
+
+
 def env_pins(path: Path) -> dict[str, tuple[str, str]]:
     """{canonical name: (version, "conda" | "pip")} of an environment file; fails if unpinned."""
     with open(path) as stream:
@@ -49,7 +84,8 @@ def env_pins(path: Path) -> dict[str, tuple[str, str]]:
     for entry in env["dependencies"]:
         if isinstance(entry, dict):
             for text in entry["pip"]:
-                match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.+\-]+)", text.strip())
+                match = re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[[A-Za-z0-9_,\-]+\])?"
+                                     r"==([A-Za-z0-9_.+\-]+)", text.strip())
                 assert match, f"{path.name}: pip requirement {text!r} is not pinned with =="
                 pins[canonicalize_name(match.group(1))] = (match.group(2), "pip")
         else:
@@ -59,15 +95,16 @@ def env_pins(path: Path) -> dict[str, tuple[str, str]]:
     return pins
 
 
-def test_there_are_three_environments():
-    assert {p.name for p in ENVS} == {"simulation.yaml", "network.yaml", "analysis.yaml"}
+def test_the_environments():
+    assert {p.name for p in ENVS} == {"simulation.yaml", "network.yaml", "network-gpu.yaml",
+                                      "analysis.yaml"}
 
 
 @pytest.mark.parametrize("path", ENVS, ids=lambda p: p.name)
 def test_environment_pins_agree_with_pyproject(path):
     requirements = pyproject_requirements()
     pins = env_pins(path)
-    for name, (version, _) in pins.items():
+    for name, (version, source) in pins.items():
         if name == "python":
             python = SpecifierSet(pyproject()["project"]["requires-python"])
             assert Version(version + ".0") in python, f"{path.name}: python {version}"
@@ -81,6 +118,11 @@ def test_environment_pins_agree_with_pyproject(path):
             if spec.operator == "==":
                 assert version == spec.version, (
                     f"{path.name}: {name}=={version}, pyproject.toml pins {spec.version}")
+        if source == "pip":
+            extras = pip_requirements(path)[name].extras
+            assert extras == requirement.extras, (
+                f"{path.name}: {name} with extras {sorted(extras)}, pyproject.toml asks for "
+                f"{sorted(requirement.extras)}")
 
 
 @pytest.mark.parametrize("path", ENVS, ids=lambda p: p.name)
@@ -109,6 +151,34 @@ def test_environment_installs_the_package(path):
     assert "pip install" in script.read_text()
 
 
+def test_gpu_extra_is_the_cuda_build_of_the_cpu_tensorflow():
+    extras = pyproject()["project"]["optional-dependencies"]
+    (cpu,) = [Requirement(t) for t in extras["network"] if Requirement(t).name == "tensorflow-cpu"]
+    (gpu,) = [Requirement(t) for t in extras["gpu"] if Requirement(t).name == "tensorflow"]
+    assert gpu.extras == {"and-cuda"}, gpu
+    assert str(gpu.specifier) == str(cpu.specifier), (gpu, cpu)
+
+
+def test_no_extra_installs_both_tensorflow_builds():
+    """tensorflow and tensorflow-cpu both install the module `tensorflow`: one or the other."""
+    for extra, names in pyproject_extras().items():
+        assert not {"tensorflow", "tensorflow-cpu"} <= names, f"extra {extra} installs both"
+    extras = pyproject_extras()
+    assert "tensorflow-cpu" in extras["all"] and "tensorflow" in extras["all-gpu"]
+    assert extras["all"] - {"tensorflow-cpu"} == extras["all-gpu"] - {"tensorflow"}
+
+
+@pytest.mark.parametrize("gpu_env, cpu_env", sorted(GPU_VARIANTS.items()))
+def test_gpu_environment_differs_only_by_the_tensorflow_build(gpu_env, cpu_env):
+    gpu = env_pins(REPO / "envs" / gpu_env)
+    cpu = env_pins(REPO / "envs" / cpu_env)
+    assert gpu.pop("tensorflow") == cpu.pop("tensorflow-cpu")
+    assert gpu == cpu
+    assert pip_requirements(REPO / "envs" / gpu_env)["tensorflow"].extras == {"and-cuda"}
+    with open(REPO / "envs" / gpu_env) as gpu_stream, open(REPO / "envs" / cpu_env) as cpu_stream:
+        assert yaml.safe_load(gpu_stream)["channels"] == yaml.safe_load(cpu_stream)["channels"]
+
+
 def test_every_rule_declares_an_existing_environment():
     rules = sorted((REPO / "workflow" / "rules").glob("*.smk"))
     declared = set()
@@ -120,4 +190,6 @@ def test_every_rule_declares_an_existing_environment():
             env = (path.parent / match.group(1)).resolve()
             assert env.is_file(), f"rule {rule}: {match.group(1)} does not exist"
             declared.add(env.name)
-    assert declared == {p.name for p in ENVS}
+    # every environment is declared by some rule, except the GPU variants of declared ones
+    assert declared == {p.name for p in ENVS} - set(GPU_VARIANTS)
+    assert set(GPU_VARIANTS.values()) <= declared

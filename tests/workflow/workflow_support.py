@@ -99,23 +99,35 @@ class PlannedJob:
     rule: str
     wildcards: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    #: as printed, e.g. {"mem_mb": "4000", "gpu": "1"}
+    resources: dict[str, str] = field(default_factory=dict)
+    #: the group job it runs in (profiles' `groups:`), or None
+    group: str | None = None
 
     def __repr__(self) -> str:
         wildcards = ",".join(f"{k}={v}" for k, v in sorted(self.wildcards.items()))
         return f"{self.rule}({wildcards})"
 
 
-_RULE_LINE = re.compile(r"^(?:local)?rule (\w+):\s*$")
+_RULE_LINE = re.compile(r"^(\s*)(?:local)?rule (\w+):\s*$")
+#: heads the (indented) jobs of one group job in a dry run
+_GROUP_LINE = re.compile(r"Group job (\S+) \(jobs in")
 
 
 def planned_jobs(output: str) -> list[PlannedJob]:
-    """Jobs listed by ``snakemake -n`` (rule, wildcards, reason), rule `all` excluded."""
+    """Jobs listed by ``snakemake -n`` (rule, wildcards, reason, resources, group), rule `all`
+    excluded."""
     jobs: list[PlannedJob] = []
     current: PlannedJob | None = None
+    group: str | None = None
     for line in output.splitlines():
         match = _RULE_LINE.match(line)
-        if match:
-            current = PlannedJob(match.group(1))
+        group_match = _GROUP_LINE.search(line)
+        if group_match:
+            group, current = group_match.group(1), None
+        elif match:
+            indented = bool(match.group(1))
+            current = PlannedJob(match.group(2), group=group if indented else None)
             if current.rule != "all":
                 jobs.append(current)
         elif current is not None and line.startswith("    "):
@@ -124,6 +136,8 @@ def planned_jobs(output: str) -> list[PlannedJob]:
                 current.wildcards = dict(item.split("=", 1) for item in value.split(", "))
             elif key == "reason":
                 current.reason = value
+            elif key == "resources":
+                current.resources = dict(item.split("=", 1) for item in value.split(", "))
         else:
             current = None
     return jobs
