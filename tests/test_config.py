@@ -13,7 +13,8 @@ import pytest
 from builders import CONFIG_SCHEMA, INVALID_CONFIGS, load_config
 from sgpoison.cli import build_parser
 from sgpoison.cli._common import settings_from
-from sgpoison.config import CONFIG_FIELDS, ConfigError, _settings_classes, load_schema, validate_config
+from sgpoison.config import (CONFIG_FIELDS, MAX_SIMULATE_JOBS, ConfigError, _settings_classes, load_schema,
+                             validate_config)
 from sgpoison.errors import SettingsError
 from sgpoison.fss.settings import MIN_SIZES
 
@@ -288,4 +289,47 @@ def test_config_error_names_the_key_of_a_settings_limit():
     config["simulation"]["bimodal"][1]["t_max"] = math.inf
     with pytest.raises(ConfigError, match=re.escape("config key simulation.bimodal[1].t_max: t_max must be "
                                                     "a number > 0, got inf")):
+        validate_config(config, CONFIG_SCHEMA)
+
+
+# ------------------------------------------------------------------------------------------
+# values that would crash a job late or stall Snakemake: rejected up front
+# ------------------------------------------------------------------------------------------
+
+#: (config key, value, text of the message): seeds and instance indices an int64 cannot hold
+#: (the outputs record them as int64), and more simulate jobs than Snakemake plans quickly
+LATE_FAILURES = {
+    "network.seed 2^63": (("network", "seed"), 2**63, "network.seed: 9223372036854775808 is greater than the maximum"),
+    "analysis.seed 10^23": (("analysis", "seed"), 10**23, "analysis.seed: 100000000000000000000000 is greater"),
+    "n_instances 2^63": (("simulation", "bimodal", 0, "n_instances"), 2**63,
+                         "config key simulation.bimodal[0].n_instances: instances must be a range start:stop with "
+                         "0 <= start < stop <= 9223372036854775807 (int64), got 0:9223372036854775808"),
+    "n_instances 10^9": (("simulation", "gaussian", 2, "n_instances"), 10**9,
+                         # 10^9 / 4 batches at 2 sweep fractions, + 2 x 2 x 2 other Gaussian and 3 x 2 bimodal
+                         f"simulation.batch_size: 500000014 simulate jobs of 4 instance(s) each (500000000 of them "
+                         f"for simulation.gaussian[2].n_instances = 1000000000); at most {MAX_SIMULATE_JOBS}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LATE_FAILURES))
+def test_values_that_would_fail_late_are_rejected_up_front(case):
+    path, value, message = LATE_FAILURES[case]
+    config = load_config("test.yaml")
+    node = config
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    with pytest.raises(ConfigError) as info:
+        validate_config(config, CONFIG_SCHEMA)
+    assert message in str(info.value)
+
+
+def test_simulate_job_limit_counts_every_sweep_fraction_and_batch():
+    config = load_config("test.yaml")  # batch_size 4, 8 instances per row, 3 sizes, 2 sweep fractions
+    fractions = len({s["sweep_fraction"] for s in config["scenarios"].values()})
+    jobs = 3 * 2 * fractions + 3 * 2
+    config["simulation"]["gaussian"][0]["n_instances"] = 4 * (MAX_SIMULATE_JOBS - jobs) // fractions + 8
+    validate_config(copy.deepcopy(config), CONFIG_SCHEMA)  # exactly MAX_SIMULATE_JOBS jobs
+    config["simulation"]["gaussian"][0]["n_instances"] += 1
+    with pytest.raises(ConfigError, match=f"{MAX_SIMULATE_JOBS + fractions} simulate jobs"):
         validate_config(config, CONFIG_SCHEMA)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sgpoison.errors import SettingsError
-from sgpoison.settings import COUNT, Range, Settings, setting
+from sgpoison.settings import COUNT, SEED, Range, Settings, setting
 
 
 @pytest.mark.parametrize("limits, inside, outside", [
@@ -16,6 +16,9 @@ from sgpoison.settings import COUNT, Range, Settings, setting
     (Range(exclusive_minimum=0), [1e-12, 3.0, 7], [0, -1.0, math.inf, -math.inf]),
     (Range(minimum=1, integer=True, optional=True), [None, 1], [0, 1.5]),
     (Range(), [0.0, -5.0, 2], [math.nan, math.inf]),
+    # integers beyond int64 and beyond any float: compared exactly, never an OverflowError
+    (SEED, [0, 2**63 - 1, np.uint64(2**63 - 1)], [2**63, np.uint64(2**63), 10**23, 10**400, -1]),
+    (Range(exclusive_minimum=0), [10**300], [10**400]),
 ])
 def test_range_membership(limits, inside, outside):
     for value in inside:
@@ -33,6 +36,7 @@ def test_range_describes_itself_and_its_schema():
     assert COUNT.describe() == "an integer >= 1"
     assert Range(minimum=1, integer=True, optional=True).describe() == "an integer >= 1 (or unset)"
     assert Range(minimum=0, exclusive_maximum=0.5).schema() == {"minimum": 0, "exclusiveMaximum": 0.5}
+    assert SEED.describe() == "an integer in [0, 9223372036854775807]"  # exactly, not 9.22337e+18
 
 
 @dataclasses.dataclass(frozen=True)

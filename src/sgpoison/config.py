@@ -13,7 +13,8 @@
    so that every value a command would reject (non-finite numbers included) is rejected
    here, by the same limits (:mod:`sgpoison.settings`);
 3. checks what involves several keys (every size has a row in both tables, the Gaussian
-   ladder straddles ``network.t_label``, enough instances for the split and the bootstrap, ...).
+   ladder straddles ``network.t_label``, enough instances for the split and the bootstrap,
+   at most :data:`MAX_SIMULATE_JOBS` simulate jobs, ...).
 
 Every problem raises :class:`ConfigError`, whose message starts with the config key.
 :data:`CONFIG_FIELDS` lists which settings field each key sets (``tests/test_config.py``
@@ -34,6 +35,9 @@ from sgpoison.errors import SettingsError
 BIMODAL_SWEEP_FRACTION = 1.0
 #: fewest training instances a Gaussian size row must leave after the validation split
 MIN_TRAINING_INSTANCES = 2
+#: most simulate jobs (batches) of a study: Snakemake takes about a minute to plan 10,000 jobs
+#: (and hours for 10^5), so a larger study must use larger batches
+MAX_SIMULATE_JOBS = 10_000
 
 
 class ConfigError(SettingsError):
@@ -274,7 +278,8 @@ def check_study(config: Mapping) -> None:
         Naming the key: a size that is not a whole number or has no row in a table, a
         size listed twice in a table, too few bimodal instances for the bootstrap, too few
         Gaussian instances left for training after the validation split, a Gaussian
-        ladder that does not straddle ``network.t_label``.
+        ladder that does not straddle ``network.t_label``, more than
+        :data:`MAX_SIMULATE_JOBS` simulate jobs.
     """
     from sgpoison.fss.settings import MIN_INSTANCES
     from sgpoison.ml.labels import validation_count
@@ -310,6 +315,7 @@ def check_study(config: Mapping) -> None:
                 raise ConfigError(
                     f"sizes: L = {L} has no row in simulation.{disorder}; "
                     "add one with its n_instances, n_sweeps, t_min, t_max, n_temps, n_snapshots")
+    _check_job_count(config)
     for row in config["simulation"]["gaussian"]:
         if row["L"] in sizes and not row["t_min"] <= t_label < row["t_max"]:
             raise ConfigError(
@@ -317,6 +323,26 @@ def check_study(config: Mapping) -> None:
                 f"[{row['t_min']}, {row['t_max']}] must contain temperatures both <= "
                 f"network.t_label = {t_label} and > it, or one label class of the training set "
                 "is empty; change t_min/t_max or network.t_label")
+
+
+def _check_job_count(config: Mapping) -> None:
+    """At most :data:`MAX_SIMULATE_JOBS` simulate jobs: ceil(n_instances / batch_size) per size
+    row of the study, once per sweep fraction of the scenarios for the Gaussian rows."""
+    batch_size = config["simulation"]["batch_size"]
+    fractions = len({scenario["sweep_fraction"] for scenario in config["scenarios"].values()})
+    rows = []  # (jobs, key, n_instances)
+    for disorder, runs in (("gaussian", fractions), ("bimodal", 1)):
+        for index, row in enumerate(config["simulation"][disorder]):
+            if row["L"] in config["sizes"]:
+                n = row["n_instances"]
+                rows.append((runs * -(-n // batch_size), f"simulation.{disorder}[{index}].n_instances", n))
+    total = sum(jobs for jobs, _, _ in rows)
+    if total > MAX_SIMULATE_JOBS:
+        jobs, key, n = max(rows)
+        raise ConfigError(
+            f"simulation.batch_size: {total} simulate jobs of {batch_size} instance(s) each ({jobs} of "
+            f"them for {key} = {n}); at most {MAX_SIMULATE_JOBS}, which Snakemake plans in about a "
+            "minute -- raise simulation.batch_size or lower n_instances")
 
 
 def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:

@@ -24,7 +24,8 @@ from sgpoison.errors import SettingsError
 
 
 def _number(value: float) -> str:
-    return f"{value:g}"
+    """A bound as written in messages: integers exactly, other numbers with ``%g``."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +55,10 @@ class Range:
             return False
         try:
             x = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond any float
             return False
+        if isinstance(value, (int, np.integer)):
+            x = int(value)  # integers compare exactly (2**63 is not rounded to 2**63 - 1)
         return (math.isfinite(x)
                 and (self.minimum is None or x >= self.minimum)
                 and (self.maximum is None or x <= self.maximum)
@@ -86,8 +89,13 @@ class Range:
         return {k: v for k, v in keywords.items() if v is not None}
 
 
-#: seeds of NumPy generators: non-negative integers
-SEED = Range(minimum=0, integer=True)
+#: the largest int64: NetCDF stores seeds (attributes) and instance indices (a coordinate) as
+#: int64, NumPy's default integers hold no more
+INT64_MAX = 2**63 - 1
+#: seeds (of numpy.random.SeedSequence, and recorded in every output): integers an int64 holds
+SEED = Range(minimum=0, maximum=INT64_MAX, integer=True)
+#: global indices of disorder instances (the int64 ``instance`` coordinate)
+INSTANCE_INDEX = Range(minimum=0, maximum=INT64_MAX, integer=True)
 #: thread counts (OpenMP, TensorFlow); unset = the library's default
 THREADS = Range(minimum=1, integer=True, optional=True)
 #: counts of at least one (sweeps, snapshots, iterations, batch sizes, ...)
