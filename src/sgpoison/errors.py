@@ -1,9 +1,12 @@
-"""The exceptions of sgpoison: one base class, one for bad input files, one for bad settings.
+"""The exceptions of sgpoison: one base class, one for bad input files, one for bad settings,
+and :class:`Interrupted` for a long computation stopped by a termination signal.
 
 ``sgpoison.cli.main`` is the only place that turns them into exit codes and messages
 (docs/cli.md): a :class:`SettingsError` is a usage error (exit 2, naming the option), a
-:class:`DataFormatError` a bad input file (exit 1, naming the file). Both derive from
-``ValueError``, so callers that only care that a value was rejected can catch that.
+:class:`DataFormatError` a bad input file (exit 1, naming the file), :class:`Interrupted`
+exit 128 + the signal number (143 for SIGTERM, 130 for SIGINT, as a shell reports a process
+killed by it). The first two derive from ``ValueError``, so callers that only care that a
+value was rejected can catch that.
 """
 
 from __future__ import annotations
@@ -40,3 +43,25 @@ class SettingsError(SgpoisonError):
         super().__init__(message)
         self.option = option
         self.key = key
+
+
+class Interrupted(Exception):
+    """A computation stopped early at a termination signal, after saving what it could.
+
+    Parameters
+    ----------
+    message : str
+        What was stopped and what was saved, e.g. "stopped by SIGTERM after 512 of 4096
+        thermalization sweeps; state saved to ck.npz: run the same command to resume".
+    signum : int
+        The signal received (``signal.SIGTERM``, ``signal.SIGINT``).
+    """
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = int(signum)
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal number: the status of a process ended by that signal."""
+        return 128 + self.signum

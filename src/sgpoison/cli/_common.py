@@ -1,4 +1,5 @@
-"""What the commands share: argument types, option groups, settings from arguments, logging.
+"""What the commands share: argument types, option groups, settings from arguments, the
+check of a command's files, termination signals, logging.
 
 Options that set a field of a settings dataclass are declared with :func:`add_setting`,
 which takes the default, the choices and the limits shown in ``--help`` from the field
@@ -6,30 +7,43 @@ which takes the default, the choices and the limits shown in ``--help`` from the
 the value when the command builds it; :func:`sgpoison.cli.main` turns the
 :class:`~sgpoison.errors.SettingsError` into a usage error naming the option
 (:func:`option_of`).
+
+Every command declares the files it reads and writes (a ``files(args) ->`` :class:`Files`
+function, ``set_defaults(files=...)``); :func:`sgpoison.cli.main` passes them to
+:func:`check_files` before the command does any work, so that no output can replace an
+input, another output, a directory, FIFO, socket or device.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
+import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from sgpoison.errors import SettingsError
+from sgpoison.io.atomic import file_kind, writable_target
 from sgpoison.settings import Settings
 
 
 def input_file(text: str) -> Path:
-    """Argument type of an input file: it must exist (else a usage error naming it)."""
+    """Argument type of an input file: it must exist and be a regular file (else a usage
+    error naming it)."""
     path = Path(text)
     if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text}: no such file")
+        kind = file_kind(path)
+        raise argparse.ArgumentTypeError(f"{text}: no such file" if kind is None else
+                                         f"{text} is {kind}, not a regular file")
     return path
 
 
 def output_file(suffix: str | None = None):
-    """Argument type of an output file: not a directory, and ending in ``suffix`` if given."""
+    """Argument type of an output file: not a directory, and ending in ``suffix`` if given.
+    (The other checks of outputs are :func:`check_files`'.)"""
 
     def parse(text: str) -> Path:
         path = Path(text)
@@ -41,6 +55,122 @@ def output_file(suffix: str | None = None):
 
     parse.__name__ = "output file"
     return parse
+
+
+def output_directory(text: str) -> Path:
+    """Argument type of an output directory: a directory or a path that does not exist yet."""
+    path = Path(text)
+    if os.path.lexists(path) and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a directory; give a directory "
+                                         "(it is created if needed)")
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class Files:
+    """The files of one run of a command, by the option that names them.
+
+    Attributes
+    ----------
+    inputs : mapping of option -> sequence of paths
+        Files the command reads.
+    outputs : mapping of option -> sequence of paths
+        Files the command writes (a checkpoint, read and written, is an output). An output
+        directory's entry lists the files written in it, e.g. ``OUT/estimates.json``.
+    directories : mapping of option -> path
+        Output directories (they must be directories or not exist yet).
+    """
+
+    inputs: Mapping[str, Sequence[os.PathLike]] = dataclasses.field(default_factory=dict)
+    outputs: Mapping[str, Sequence[os.PathLike]] = dataclasses.field(default_factory=dict)
+    directories: Mapping[str, os.PathLike] = dataclasses.field(default_factory=dict)
+
+
+def _identity(path: os.PathLike) -> tuple:
+    """What makes two paths one file: the resolved path (symlinks followed, ``..``
+    removed), or device and inode for an existing file (hard links)."""
+    try:
+        info = os.stat(path)
+        return ("inode", info.st_dev, info.st_ino)
+    except OSError:
+        return ("path", os.path.realpath(path))
+
+
+def check_files(files: Files) -> None:
+    """Refuse, before any work, outputs that would destroy something.
+
+    Checked (paths compared after resolving symlinks; hard links are one file):
+    every output directory is a directory or does not exist; every output file may be
+    replaced (:func:`sgpoison.io.atomic.writable_target`: not an existing directory,
+    FIFO, socket or device; its directory can be created); no output is one of the
+    inputs; no two outputs are the same file.
+
+    Raises
+    ------
+    SettingsError
+        With the option of the offending output and a message naming the file(s).
+    """
+    for option, directory in files.directories.items():
+        if os.path.lexists(directory) and not Path(directory).is_dir():
+            raise SettingsError(f"{directory} exists and is not a directory; give a directory",
+                                option=option)
+    seen: dict[tuple, tuple[str, str, os.PathLike]] = {}
+    for option, paths in files.inputs.items():
+        for path in paths:
+            seen.setdefault(_identity(path), ("input", option, path))
+    for option, paths in files.outputs.items():
+        for path in paths:
+            try:
+                writable_target(path)
+            except OSError as exc:
+                raise SettingsError(str(exc), option=option) from None
+            key = _identity(path)
+            if key in seen:
+                role, other, first = seen[key]
+                same = "" if str(first) == str(path) else f" ({first})"
+                raise SettingsError(f"{path} is also the {role} {other}{same}; writing it would destroy "
+                                    f"that {role} -- give another file name", option=option)
+            seen[key] = ("output", option, path)
+
+
+@contextlib.contextmanager
+def termination_signals(signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[Callable[[], int | None]]:
+    """Turn termination signals into a flag that a long computation checks.
+
+    Inside the ``with`` block the first SIGTERM (Slurm at a time limit or on preemption,
+    ``kill``) or SIGINT (Ctrl-C) does not end the process: it is recorded, and the
+    computation polls it (e.g. :func:`sgpoison.mc.parallel_tempering.run`'s ``stop``),
+    saves its state and raises :class:`~sgpoison.errors.Interrupted`. The previous
+    handlers come back at once, so a second signal acts as usual (ends the process, or
+    raises ``KeyboardInterrupt``), and when the block ends. Outside the main thread
+    (where Python cannot set handlers) nothing is installed and the flag stays unset.
+
+    Yields
+    ------
+    callable
+        ``received()``: the number of the first signal received, or None.
+    """
+    received: list[int] = []
+    previous: dict[int, Any] = {}
+
+    def restore() -> None:
+        while previous:
+            number, handler = previous.popitem()
+            signal.signal(number, handler)
+
+    def handler(signum, frame) -> None:
+        received.append(signum)
+        restore()
+
+    try:
+        for number in signals:
+            previous[number] = signal.signal(number, handler)
+    except ValueError:  # not the main thread
+        restore()
+    try:
+        yield lambda: received[0] if received else None
+    finally:
+        restore()
 
 
 def add_setting(parser, settings: type[Settings], name: str, *flags: str, help: str,

@@ -1,10 +1,18 @@
-"""``sgpoison simulate``: one parallel-tempering Monte Carlo job -> NetCDF."""
+"""``sgpoison simulate``: one parallel-tempering Monte Carlo job -> NetCDF.
+
+Before any work the job's memory is estimated (:func:`sgpoison.mc.cost.check_memory`).
+SIGTERM (Slurm at a time limit or on preemption) and SIGINT (Ctrl-C) stop the run after the
+current kernel call (about a second): the state is saved to ``--checkpoint`` (if given) and
+the command exits with 128 + the signal number (143, 130); the same command resumes from
+the checkpoint bitwise identically.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from sgpoison.cli._common import add_setting, output_file
+from sgpoison.cli._common import Files, add_setting, output_file
 from sgpoison.mc.kernels import KERNELS
 from sgpoison.mc.parallel_tempering import SimulationParameters
 
@@ -52,21 +60,37 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "(lanes for Gaussian, multispin for bimodal). Kernels agree statistically, "
                         "not bitwise.")
     p.add_argument("--checkpoint", type=output_file(), default=None,
-                   help="checkpoint file; resumes if it exists")
+                   help="checkpoint file (.npz), written every --checkpoint-every seconds and on "
+                        "SIGTERM/SIGINT; the run resumes from it if it exists, and removes it "
+                        "once --out is written")
     p.add_argument("--checkpoint-every", type=float, default=600.0,
                    help="seconds between checkpoints (default 600)")
     p.add_argument("--out", required=True, type=output_file(), help="output NetCDF file")
-    p.set_defaults(func=run, settings=SimulationParameters)
+    p.set_defaults(func=run, settings=SimulationParameters, files=files)
     return p
+
+
+def files(args: argparse.Namespace) -> Files:
+    """The checkpoint is read and written: an output (it must differ from ``--out``)."""
+    checkpoint = [args.checkpoint] if args.checkpoint is not None else []
+    return Files(outputs={"--checkpoint": checkpoint, "--out": [args.out]})
 
 
 def run(args: argparse.Namespace, settings: SimulationParameters) -> int:
     from tqdm import tqdm
 
+    from sgpoison.cli._common import termination_signals
+    from sgpoison.mc.cost import check_memory
     from sgpoison.mc.parallel_tempering import simulate, total_sweeps
 
-    with tqdm(total=total_sweeps(settings), unit="sweep", desc=f"L={args.L} {args.disorder}",
-              disable=None) as bar:
-        simulate(settings, args.out, threads=args.threads, checkpoint=args.checkpoint,
-                 checkpoint_every=args.checkpoint_every, progress=bar.update)
+    check_memory(settings)
+    with termination_signals() as received:
+        resume = args.checkpoint is not None and args.checkpoint.exists()
+        print(f"sgpoison simulate: L={settings.L} {settings.disorder} instances {args.instances}, "
+              f"{total_sweeps(settings)} sweeps, kernel {settings.kernel}"
+              + (f", resuming from {args.checkpoint}" if resume else ""), file=sys.stderr, flush=True)
+        with tqdm(total=total_sweeps(settings), unit="sweep", desc=f"L={args.L} {args.disorder}",
+                  disable=None) as bar:
+            simulate(settings, args.out, threads=args.threads, checkpoint=args.checkpoint,
+                     checkpoint_every=args.checkpoint_every, progress=bar.update, stop=received)
     return 0

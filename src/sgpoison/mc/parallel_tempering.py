@@ -17,7 +17,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import time
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,13 +31,13 @@ import xarray as xr
 from sgpoison.mc import kernels
 from sgpoison.io.atomic import atomic_write
 from sgpoison.io.formats import FORMAT_NAME, FORMAT_VERSION, overlap_encoding, write_netcdf
-from sgpoison.errors import SettingsError
+from sgpoison.errors import Interrupted, SettingsError
 from sgpoison.mc.disorder import DISORDERS, couplings, instance_seed, monte_carlo_streams
 from sgpoison.mc.ladder import LADDERS, N_TEMPERATURES, TEMPERATURE, temperature_ladder
 from sgpoison.mc.lattice import SIZE, neighbour_couplings, neighbours
 from sgpoison.mc.observables import energy
 from sgpoison.io.provenance import provenance
-from sgpoison.settings import COUNT, SEED, Settings, setting
+from sgpoison.settings import COUNT, INSTANCE_INDEX, SEED, Settings, setting
 
 #: spin-flip attempts per call of the scalar kernel (about 1 s), times
 #: kernels.RELATIVE_SPEED for the others; sets the granularity of progress and checkpoints
@@ -59,7 +62,8 @@ class SimulationParameters(Settings):
         Linear size, N = L**3 spins, >= 2.
     disorder : {'gaussian', 'bimodal'}
     instance_start, instance_stop : int
-        Global indices [start, stop) of the disorder instances of this job.
+        Global indices [start, stop) of the disorder instances of this job,
+        0 <= start < stop <= 2**63 - 1 (:data:`sgpoison.settings.INSTANCE_INDEX`).
     n_sweeps : int
         N_sw, sweeps per replica needed for thermalization (paper Table I/II).
     sweep_fraction : float
@@ -98,9 +102,10 @@ class SimulationParameters(Settings):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.instance_start < 0 or self.instance_stop <= self.instance_start:
-            raise SettingsError(f"instances must be a range start:stop with 0 <= start < stop, "
-                                f"got {self.instance_start}:{self.instance_stop}", key="instances")
+        start, stop = self.instance_start, self.instance_stop
+        if not (start in INSTANCE_INDEX and stop in INSTANCE_INDEX and start < stop):
+            raise SettingsError(f"instances must be a range start:stop with 0 <= start < stop <= "
+                                f"{INSTANCE_INDEX.maximum} (int64), got {start}:{stop}", key="instances")
         temperature_ladder(self.t_min, self.t_max, self.n_temps, self.ladder)
         object.__setattr__(self, "kernel", kernels.resolve_kernel(self.kernel, self.disorder))
 
@@ -177,11 +182,16 @@ class SimulationState:
 
     # -- checkpointing -------------------------------------------------------------
     def save(self, path: Path, params: SimulationParameters) -> None:
-        """Write the state to ``path`` (.npz) atomically, creating its directory."""
+        """Write the state to ``path`` (NumPy .npz format, whatever its name) atomically,
+        creating its directory."""
         arrays = {name: getattr(self, name) for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
-        atomic_write(path, lambda tmp: np.savez(
-            tmp, parameters=json.dumps(params.to_dict(), sort_keys=True),
-            counters=np.array([self.sweeps_done, self.snapshots_done]), **arrays))
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as stream:  # a file object: np.savez appends no ".npz" to the name
+                np.savez(stream, parameters=json.dumps(params.to_dict(), sort_keys=True),
+                         counters=np.array([self.sweeps_done, self.snapshots_done]), **arrays)
+
+        atomic_write(path, write)
 
     def load(self, path: Path, params: SimulationParameters) -> None:
         """Restore the state from a checkpoint written by :meth:`save`.
@@ -197,7 +207,7 @@ class SimulationState:
                 stored = json.loads(str(data["parameters"]))
                 arrays = {name: data[name] for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
                 counters = data["counters"]
-        except (OSError, KeyError, EOFError, ValueError, json.JSONDecodeError) as exc:
+        except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
             raise SettingsError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}); "
                                 "delete it to start afresh", key="checkpoint") from exc
         stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
@@ -245,7 +255,8 @@ def total_sweeps(params: SimulationParameters) -> int:
 
 
 def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: float = 600.0, progress: Callable[[int], None] | None = None) -> SimulationState:
+        checkpoint_every: float = 600.0, progress: Callable[[int], None] | None = None,
+        stop: Callable[[], int | None] | None = None) -> SimulationState:
     """Run (or resume) a simulation job and return its final state.
 
     Parameters
@@ -258,11 +269,17 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
         rewritten every ``checkpoint_every`` seconds of wall time.
     progress : callable, optional
         Called with the number of sweeps just done.
+    stop : callable, optional
+        Called after every kernel call (about a second of work); a signal number instead
+        of None (``sgpoison.cli._common.termination_signals``) ends the run: the
+        checkpoint, if any, is written and :class:`~sgpoison.errors.Interrupted` raised.
 
     Raises
     ------
     SettingsError (a ValueError)
         If ``threads < 1``, ``checkpoint_every < 0`` or the checkpoint does not match ``params``.
+    Interrupted
+        When ``stop`` returns a signal number.
     """
     if threads not in COUNT:
         raise SettingsError(f"threads must be {COUNT.describe()}, got {threads!r}", key="threads")
@@ -295,10 +312,24 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
                 _run(state, params, table, betas, n, False, threads)
         if progress and n:
             progress(n)
-        if ckpt is not None and time.monotonic() - last_save >= checkpoint_every:
+        signum = stop() if stop is not None else None
+        if ckpt is not None and (signum is not None or time.monotonic() - last_save >= checkpoint_every):
             state.save(ckpt, params)
             last_save = time.monotonic()
+        if signum is not None:
+            raise Interrupted(_interruption(state, params, ckpt, signum), signum)
     return state
+
+
+def _interruption(state: SimulationState, params: SimulationParameters, ckpt: Path | None, signum: int) -> str:
+    """The message of a run stopped by signal ``signum``: where it stopped, what was saved."""
+    name = signal.Signals(signum).name
+    n_run = params.n_sweeps_run
+    where = (f"{state.sweeps_done} of {n_run} thermalization sweeps" if state.sweeps_done < n_run else
+             f"{state.snapshots_done} of {params.n_snapshots} snapshots")
+    saved = (f"state saved to the checkpoint {ckpt}; run the same command again to resume from it"
+             if ckpt is not None else "no --checkpoint was given, so the run starts afresh next time")
+    return f"stopped by {name} after {where}; {saved}"
 
 
 def to_dataset(state: SimulationState, params: SimulationParameters) -> xr.Dataset:
@@ -355,16 +386,28 @@ def to_dataset(state: SimulationState, params: SimulationParameters) -> xr.Datas
 
 def simulate(params: SimulationParameters, out: str | os.PathLike, threads: int = 1,
              checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 600.0,
-             progress: Callable[[int], None] | None = None) -> Path:
+             progress: Callable[[int], None] | None = None,
+             stop: Callable[[], int | None] | None = None) -> Path:
     """Run a simulation job and write its NetCDF file atomically; remove the checkpoint after.
+
+    ``stop``: see :func:`run`.
 
     Returns
     -------
     pathlib.Path
         The written file.
+
+    Raises
+    ------
+    SettingsError (a ValueError)
+        If ``checkpoint`` and ``out`` are the same file (the finished output would be
+        removed as the checkpoint), and as :func:`run`.
     """
+    if checkpoint is not None and os.path.realpath(checkpoint) == os.path.realpath(out):
+        raise SettingsError(f"the checkpoint {checkpoint} is the output file {out}; "
+                            "give the checkpoint another name", key="checkpoint")
     state = run(params, threads=threads, checkpoint=checkpoint,
-                checkpoint_every=checkpoint_every, progress=progress)
+                checkpoint_every=checkpoint_every, progress=progress, stop=stop)
     ds = to_dataset(state, params)
     path = write_netcdf(ds, out, encoding=overlap_encoding(ds))
     if checkpoint is not None:
