@@ -54,7 +54,21 @@ def test_label_options_are_shared_by_train_and_audit():
      "argument --t-max: t_max must be a number > 0, got inf"),
     (["simulate", "--L", "4", "--disorder", "gaussian", "--instances", "2:2", "--n-sweeps", "8", "--t-min",
       "0.8", "--t-max", "1.2", "--n-temps", "3", "--out", "x.nc"],
-     "argument --instances: instances must be a range start:stop with 0 <= start < stop, got 2:2"),
+     "argument --instances: instances must be a range start:stop with 0 <= start < stop <= "
+     "9223372036854775807 (int64), got 2:2"),
+    # the huge seed and instance indices: rejected before the run, not when writing its file
+    (["simulate", "--L", "4", "--disorder", "gaussian", "--instances", "0:2", "--n-sweeps", "8", "--t-min",
+      "0.8", "--t-max", "1.2", "--n-temps", "3", "--seed", "99999999999999999999999", "--out", "x.nc"],
+     "argument --seed: seed must be an integer in [0, 9223372036854775807], got 99999999999999999999999"),
+    (["simulate", "--L", "4", "--disorder", "gaussian", "--instances", "9223372036854775808:9223372036854775809",
+      "--n-sweeps", "8", "--t-min", "0.8", "--t-max", "1.2", "--n-temps", "3", "--out", "x.nc"],
+     "argument --instances: instances must be a range start:stop with 0 <= start < stop <= "
+     "9223372036854775807 (int64), got 9223372036854775808:9223372036854775809"),
+    (["train", "--data", "{file}", "--out", "m.keras", "--history", "h.csv", "--metadata", "m.json",
+      "--seed", "1" + "0" * 400],
+     f"argument --seed: seed must be an integer in [0, 9223372036854775807], got 1{'0' * 400}"),
+    (["analyze", "--predictions", "{file}", "--out", "out", "--seed", "-1"],
+     "argument --seed: seed must be an integer in [0, 9223372036854775807], got -1"),
     (["analyze", "--predictions", "{file}", "--out", "out", "--n-bootstrap", "3"],
      "argument --n-bootstrap: n_bootstrap must be an integer >= 10, got 3"),
     (["audit", "--data", "{file}", "--out", "a.json", "--tolerance", "0.02"],

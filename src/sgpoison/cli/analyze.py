@@ -7,9 +7,8 @@ Writes ``OUT/estimates.json``, ``OUT/estimates.nc``, ``OUT/fig1.png`` and
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from sgpoison.cli._common import add_bootstrap_options, add_setting, input_file
+from sgpoison.cli._common import Files, add_bootstrap_options, add_setting, input_file, output_directory
 from sgpoison.fss.settings import AnalysisSettings
 
 
@@ -21,12 +20,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "and data-collapse methods, bootstrap errors and a transition verdict.")
     p.add_argument("--predictions", nargs="+", required=True, type=input_file, metavar="FILE",
                    help="prediction files of one scenario, one per system size (at least 3)")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    p.add_argument("--out", required=True, type=output_directory, metavar="DIR",
+                   help="output directory (created if needed)")
     add_bootstrap_options(p)
     add_setting(p, AnalysisSettings, "max_reduced_chi2", "--max-reduced-chi2", metavar="X",
                 help="largest acceptable reduced chi^2 of the data collapse")
-    p.set_defaults(func=run, settings=AnalysisSettings)
+    p.set_defaults(func=run, settings=AnalysisSettings, files=files)
     return p
+
+
+#: the files written in OUT (module docstring)
+WRITES = ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf")
+
+
+def files(args: argparse.Namespace) -> Files:
+    return Files(inputs={"--predictions": args.predictions}, directories={"--out": args.out},
+                 outputs={"--out": [args.out / name for name in WRITES]})
 
 
 def run(args: argparse.Namespace, settings: AnalysisSettings) -> int:

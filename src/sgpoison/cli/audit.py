@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from sgpoison.audit.settings import AuditConfig
-from sgpoison.cli._common import add_label_options, add_setting, input_file, output_file
+from sgpoison.cli._common import Files, add_label_options, add_setting, input_file, output_file
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -59,8 +59,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_setting(noise, C, "max_instances", "--max-instances",
                 help="use at most this many training instances for the estimate")
     add_setting(noise, C, "threads", "--threads", help="TensorFlow threads")
-    p.set_defaults(func=run, settings=AuditConfig)
+    p.set_defaults(func=run, settings=AuditConfig, files=files)
     return p
+
+
+def files(args: argparse.Namespace) -> Files:
+    return Files(inputs={"--data": [args.data]}, outputs={"--out": [args.out]})
 
 
 def run(args: argparse.Namespace, settings: AuditConfig) -> int:

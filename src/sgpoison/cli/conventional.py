@@ -7,9 +7,8 @@ Writes ``OUT/estimates.json``, ``OUT/estimates.nc``, ``OUT/conventional.png`` an
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from sgpoison.cli._common import add_bootstrap_options, input_file
+from sgpoison.cli._common import Files, add_bootstrap_options, input_file, output_directory
 from sgpoison.fss.settings import ConventionalSettings
 
 
@@ -22,10 +21,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "('baseline' is the command's former name.)")
     p.add_argument("--data", nargs="+", required=True, type=input_file, metavar="FILE",
                    help="simulation files, one per system size (at least 3)")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    p.add_argument("--out", required=True, type=output_directory, metavar="DIR",
+                   help="output directory (created if needed)")
     add_bootstrap_options(p)
-    p.set_defaults(func=run, settings=ConventionalSettings)
+    p.set_defaults(func=run, settings=ConventionalSettings, files=files)
     return p
+
+
+#: the files written in OUT (module docstring)
+WRITES = ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf")
+
+
+def files(args: argparse.Namespace) -> Files:
+    return Files(inputs={"--data": args.data}, directories={"--out": args.out},
+                 outputs={"--out": [args.out / name for name in WRITES]})
 
 
 def run(args: argparse.Namespace, settings: ConventionalSettings) -> int:

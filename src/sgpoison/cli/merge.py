@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgpoison.cli._common import input_file, output_file
+from sgpoison.cli._common import Files, input_file, output_file
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -14,8 +14,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--inputs", nargs="+", required=True, type=input_file, metavar="FILE",
                    help="simulation files")
     p.add_argument("--out", required=True, type=output_file(), help="merged NetCDF file")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, files=files)
     return p
+
+
+def files(args: argparse.Namespace) -> Files:
+    return Files(inputs={"--inputs": args.inputs}, outputs={"--out": [args.out]})
 
 
 def run(args: argparse.Namespace, settings: None) -> int:

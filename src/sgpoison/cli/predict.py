@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgpoison.cli._common import add_setting, input_file, output_file
+from sgpoison.cli._common import Files, add_setting, input_file, output_file
 from sgpoison.ml.settings import PredictionSettings
 
 
@@ -26,8 +26,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=output_file(), help="prediction NetCDF file to write")
     add_setting(p, PredictionSettings, "threads", "--threads", help="TensorFlow threads")
     add_setting(p, PredictionSettings, "batch_size", "--batch-size", help="snapshots per forward pass")
-    p.set_defaults(func=run, settings=PredictionSettings)
+    p.set_defaults(func=run, settings=PredictionSettings, files=files)
     return p
+
+
+def files(args: argparse.Namespace) -> Files:
+    return Files(inputs={"--model": [args.model], "--data": [args.data]}, outputs={"--out": [args.out]})
 
 
 def run(args: argparse.Namespace, settings: PredictionSettings) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgpoison.cli._common import input_file
+from sgpoison.cli._common import Files, input_file, output_directory
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -23,9 +23,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--audit", action="append", metavar="NAME=PATH",
                    help="audit of scenario NAME: an sgpoison audit report (repeat NAME=... once per L) "
                         "or one JSON with 'verdict' and 'failing_checks'")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.set_defaults(func=run)
+    p.add_argument("--out", required=True, type=output_directory, metavar="DIR",
+                   help="output directory (created if needed)")
+    p.set_defaults(func=run, files=files)
     return p
+
+
+#: the files written in OUT (module docstring)
+WRITES = ("results.csv", "results.nc", "tc_summary.png", "tc_summary.pdf")
+
+
+def files(args: argparse.Namespace) -> Files:
+    from sgpoison.report.summary import parse_assignments
+
+    scenarios = parse_assignments(args.scenario, "--scenario")
+    audits = parse_assignments(args.audit, "--audit", repeatable=True)
+    inputs = {"--scenario": list(scenarios.values()),
+              "--conventional": [args.conventional] if args.conventional else [],
+              "--audit": [path for paths in audits.values() for path in paths]}
+    return Files(inputs=inputs, directories={"--out": args.out},
+                 outputs={"--out": [args.out / name for name in WRITES]})
 
 
 def run(args: argparse.Namespace, settings: None) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgpoison.cli._common import add_label_options, add_setting, input_file, output_file
+from sgpoison.cli._common import Files, add_label_options, add_setting, input_file, output_file
 from sgpoison.ml.settings import TrainingConfig
 
 
@@ -39,8 +39,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_setting(p, C, "validation_examples", "--validation-examples",
                 help="size of the fixed validation subset evaluated at each report")
     add_setting(p, C, "shuffle_buffer", "--shuffle-buffer", help="examples in the shuffle buffer")
-    p.set_defaults(func=run, settings=TrainingConfig)
+    p.set_defaults(func=run, settings=TrainingConfig, files=files)
     return p
+
+
+def files(args: argparse.Namespace) -> Files:
+    return Files(inputs={"--data": [args.data]},
+                 outputs={"--out": [args.out], "--history": [args.history], "--metadata": [args.metadata]})
 
 
 def run(args: argparse.Namespace, settings: TrainingConfig) -> int:
