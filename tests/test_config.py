@@ -303,7 +303,7 @@ LATE_FAILURES = {
     "analysis.seed 10^23": (("analysis", "seed"), 10**23, "analysis.seed: 100000000000000000000000 is greater"),
     "n_instances 2^63": (("simulation", "bimodal", 0, "n_instances"), 2**63,
                          "config key simulation.bimodal[0].n_instances: instances must be a range start:stop with "
-                         "0 <= start < stop <= 9223372036854775807 (int64), got 0:9223372036854775808"),
+                         "0 <= start < stop <= 2^63 - 1, got 0:9223372036854775808"),
     "n_instances 10^9": (("simulation", "gaussian", 2, "n_instances"), 10**9,
                          # 10^9 / 4 batches at 2 sweep fractions, + 2 x 2 x 2 other Gaussian and 3 x 2 bimodal
                          f"simulation.batch_size: 500000014 simulate jobs of 4 instance(s) each (500000000 of them "

@@ -33,10 +33,11 @@ def test_range_describes_itself_and_its_schema():
     assert Range(exclusive_minimum=0).describe() == "a number > 0"
     assert Range(maximum=1).describe() == "a number <= 1"
     assert Range().describe() == "a finite number"
-    assert COUNT.describe() == "an integer >= 1"
+    assert COUNT.describe() == "an integer in [1, 2^63 - 1]"
     assert Range(minimum=1, integer=True, optional=True).describe() == "an integer >= 1 (or unset)"
     assert Range(minimum=0, exclusive_maximum=0.5).schema() == {"minimum": 0, "exclusiveMaximum": 0.5}
-    assert SEED.describe() == "an integer in [0, 9223372036854775807]"  # exactly, not 9.22337e+18
+    assert SEED.describe() == "an integer in [0, 2^63 - 1]"  # exactly, not 9.22337e+18
+    assert Range(minimum=0, maximum=2**63, integer=True).describe() == "an integer in [0, 9223372036854775808]"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Example(Settings):
 
 def test_settings_check_every_field_and_name_it():
     assert Example().count == 3
-    with pytest.raises(SettingsError, match=r"^count must be an integer >= 1, got 0$") as info:
+    with pytest.raises(SettingsError, match=r"^count must be an integer in \[1, 2\^63 - 1\], got 0$") as info:
         Example(count=0)
     assert info.value.key == "count" and info.value.option is None
     with pytest.raises(SettingsError, match=r"^unknown mode 'c'; expected one of a, b$") as info:

@@ -23,8 +23,18 @@ import numpy as np
 from sgpoison.errors import SettingsError
 
 
+#: the largest int64: NetCDF stores integer attributes (seeds, counts) and coordinates (instance
+#: indices) as int64, and the compiled kernels take counts as int64
+INT64_MAX = 2**63 - 1
+#: the largest C int (thread counts of OpenMP and TensorFlow)
+INT32_MAX = 2**31 - 1
+
+
 def _number(value: float) -> str:
-    """A bound as written in messages: integers exactly, other numbers with ``%g``."""
+    """A bound as written in messages: integers exactly (2^63 - 1 and 2^31 - 1 by name), other
+    numbers with ``%g``."""
+    if value in (INT64_MAX, INT32_MAX) and isinstance(value, int):
+        return f"2^{value.bit_length()} - 1"
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
@@ -89,17 +99,16 @@ class Range:
         return {k: v for k, v in keywords.items() if v is not None}
 
 
-#: the largest int64: NetCDF stores seeds (attributes) and instance indices (a coordinate) as
-#: int64, NumPy's default integers hold no more
-INT64_MAX = 2**63 - 1
 #: seeds (of numpy.random.SeedSequence, and recorded in every output): integers an int64 holds
 SEED = Range(minimum=0, maximum=INT64_MAX, integer=True)
 #: global indices of disorder instances (the int64 ``instance`` coordinate)
 INSTANCE_INDEX = Range(minimum=0, maximum=INT64_MAX, integer=True)
-#: thread counts (OpenMP, TensorFlow); unset = the library's default
-THREADS = Range(minimum=1, integer=True, optional=True)
-#: counts of at least one (sweeps, snapshots, iterations, batch sizes, ...)
-COUNT = Range(minimum=1, integer=True)
+#: thread counts (OpenMP, TensorFlow: a C int)
+THREAD_COUNT = Range(minimum=1, maximum=INT32_MAX, integer=True)
+#: thread counts; unset = the library's default
+THREADS = dataclasses.replace(THREAD_COUNT, optional=True)
+#: counts of at least one (sweeps, snapshots, iterations, batch sizes, ...), recorded as int64
+COUNT = Range(minimum=1, maximum=INT64_MAX, integer=True)
 
 
 def setting(default: Any = dataclasses.MISSING, *, limits: Range | None = None,

@@ -26,7 +26,7 @@ def test_every_command_is_registered_and_baseline_is_an_alias(capsys):
 
 
 def test_help_shows_defaults_and_limits_of_the_settings(capsys):
-    for command, texts in [("train", ["default 0.95", "a number in [0, 0.5)", "an integer >= 1"]),
+    for command, texts in [("train", ["default 0.95", "a number in [0, 0.5)", "an integer in [1, 2^63 - 1]"]),
                            ("analyze", ["default 200", "an integer >= 10"]),
                            ("simulate", ["a number in (0, 1]", "{linear,geometric}"]),
                            ("audit", ["default 0.95", "default warn"])]:
@@ -54,21 +54,27 @@ def test_label_options_are_shared_by_train_and_audit():
      "argument --t-max: t_max must be a number > 0, got inf"),
     (["simulate", "--L", "4", "--disorder", "gaussian", "--instances", "2:2", "--n-sweeps", "8", "--t-min",
       "0.8", "--t-max", "1.2", "--n-temps", "3", "--out", "x.nc"],
-     "argument --instances: instances must be a range start:stop with 0 <= start < stop <= "
-     "9223372036854775807 (int64), got 2:2"),
+     "argument --instances: instances must be a range start:stop with 0 <= start < stop <= 2^63 - 1, got 2:2"),
     # the huge seed and instance indices: rejected before the run, not when writing its file
     (["simulate", "--L", "4", "--disorder", "gaussian", "--instances", "0:2", "--n-sweeps", "8", "--t-min",
       "0.8", "--t-max", "1.2", "--n-temps", "3", "--seed", "99999999999999999999999", "--out", "x.nc"],
-     "argument --seed: seed must be an integer in [0, 9223372036854775807], got 99999999999999999999999"),
+     "argument --seed: seed must be an integer in [0, 2^63 - 1], got 99999999999999999999999"),
     (["simulate", "--L", "4", "--disorder", "gaussian", "--instances", "9223372036854775808:9223372036854775809",
       "--n-sweeps", "8", "--t-min", "0.8", "--t-max", "1.2", "--n-temps", "3", "--out", "x.nc"],
-     "argument --instances: instances must be a range start:stop with 0 <= start < stop <= "
-     "9223372036854775807 (int64), got 9223372036854775808:9223372036854775809"),
+     "argument --instances: instances must be a range start:stop with 0 <= start < stop <= 2^63 - 1, "
+     "got 9223372036854775808:9223372036854775809"),
     (["train", "--data", "{file}", "--out", "m.keras", "--history", "h.csv", "--metadata", "m.json",
       "--seed", "1" + "0" * 400],
-     f"argument --seed: seed must be an integer in [0, 9223372036854775807], got 1{'0' * 400}"),
+     f"argument --seed: seed must be an integer in [0, 2^63 - 1], got 1{'0' * 400}"),
+    (["simulate", "--L", "4", "--disorder", "gaussian", "--instances", "0:2", "--n-sweeps", "8", "--t-min",
+      "0.8", "--t-max", "1.2", "--n-temps", "3", "--threads", "1" + "0" * 30, "--out", "x.nc"],
+     f"argument --threads: must be an integer in [1, 2^31 - 1], got 1{'0' * 30}"),
+    (["simulate", "--L", "4", "--disorder", "gaussian", "--instances", "0:2", "--n-sweeps", "8", "--t-min",
+      "0.8", "--t-max", "1.2", "--n-temps", "3", "--n-snapshots", "1", "--measure-interval", str(2**63),
+      "--out", "x.nc"],
+     "argument --measure-interval: measure_interval must be an integer in [1, 2^63 - 1], got 9223372036854775808"),
     (["analyze", "--predictions", "{file}", "--out", "out", "--seed", "-1"],
-     "argument --seed: seed must be an integer in [0, 9223372036854775807], got -1"),
+     "argument --seed: seed must be an integer in [0, 2^63 - 1], got -1"),
     (["analyze", "--predictions", "{file}", "--out", "out", "--n-bootstrap", "3"],
      "argument --n-bootstrap: n_bootstrap must be an integer >= 10, got 3"),
     (["audit", "--data", "{file}", "--out", "a.json", "--tolerance", "0.02"],

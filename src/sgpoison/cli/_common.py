@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sgpoison.errors import SettingsError
 from sgpoison.io.atomic import file_kind, writable_target
-from sgpoison.settings import Settings
+from sgpoison.settings import Range, Settings
 
 
 def input_file(text: str) -> Path:
@@ -54,6 +54,23 @@ def output_file(suffix: str | None = None):
         return path
 
     parse.__name__ = "output file"
+    return parse
+
+
+def integer_in(limits: Range):
+    """Argument type of an integer option that is no settings field, e.g. ``simulate --threads``:
+    an integer in ``limits`` (else a usage error saying what would be valid)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+        if value not in limits:
+            raise argparse.ArgumentTypeError(f"must be {limits.describe()}, got {text}")
+        return value
+
+    parse.__name__ = "integer"
     return parse
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sgpoison.cli._common import Files, add_setting, output_file
+from sgpoison.cli._common import Files, add_setting, integer_in, output_file
 from sgpoison.mc.kernels import KERNELS
 from sgpoison.mc.parallel_tempering import SimulationParameters
+from sgpoison.settings import THREAD_COUNT
 
 
 class _InstanceRange(argparse.Action):
@@ -52,7 +53,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_setting(p, P, "measure_interval", "--measure-interval", help="sweeps between snapshots")
     add_setting(p, P, "swap_interval", "--swap-interval", help="sweeps between PT swap attempts")
     add_setting(p, P, "seed", "--seed", help="master seed")
-    p.add_argument("--threads", type=int, default=1, help="OpenMP threads over instances (default 1)")
+    p.add_argument("--threads", type=integer_in(THREAD_COUNT), default=1,
+                   help=f"OpenMP threads over instances (default 1; {THREAD_COUNT.describe()})")
     p.add_argument("--kernel", choices=("auto",) + KERNELS, default=P.default("kernel"),
                    help="Monte Carlo kernel (sgpoison.mc.kernels): 'scalar' is the reference, 'lanes' "
                         "updates 8 instances per SIMD vector, 'multispin' (bimodal only) 64 "

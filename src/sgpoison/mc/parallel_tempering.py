@@ -37,7 +37,7 @@ from sgpoison.mc.ladder import LADDERS, N_TEMPERATURES, TEMPERATURE, temperature
 from sgpoison.mc.lattice import SIZE, neighbour_couplings, neighbours
 from sgpoison.mc.observables import energy
 from sgpoison.io.provenance import provenance
-from sgpoison.settings import COUNT, INSTANCE_INDEX, SEED, Settings, setting
+from sgpoison.settings import COUNT, INSTANCE_INDEX, SEED, THREAD_COUNT, Settings, setting
 
 #: spin-flip attempts per call of the scalar kernel (about 1 s), times
 #: kernels.RELATIVE_SPEED for the others; sets the granularity of progress and checkpoints
@@ -104,8 +104,8 @@ class SimulationParameters(Settings):
         super().__post_init__()
         start, stop = self.instance_start, self.instance_stop
         if not (start in INSTANCE_INDEX and stop in INSTANCE_INDEX and start < stop):
-            raise SettingsError(f"instances must be a range start:stop with 0 <= start < stop <= "
-                                f"{INSTANCE_INDEX.maximum} (int64), got {start}:{stop}", key="instances")
+            raise SettingsError(f"instances must be a range start:stop with 0 <= start < stop <= 2^63 - 1, "
+                                f"got {start}:{stop}", key="instances")
         temperature_ladder(self.t_min, self.t_max, self.n_temps, self.ladder)
         object.__setattr__(self, "kernel", kernels.resolve_kernel(self.kernel, self.disorder))
 
@@ -277,12 +277,13 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
     Raises
     ------
     SettingsError (a ValueError)
-        If ``threads < 1``, ``checkpoint_every < 0`` or the checkpoint does not match ``params``.
+        If ``threads`` is not in [1, 2^31 - 1], ``checkpoint_every < 0`` or the checkpoint does
+        not match ``params``.
     Interrupted
         When ``stop`` returns a signal number.
     """
-    if threads not in COUNT:
-        raise SettingsError(f"threads must be {COUNT.describe()}, got {threads!r}", key="threads")
+    if threads not in THREAD_COUNT:
+        raise SettingsError(f"threads must be {THREAD_COUNT.describe()}, got {threads!r}", key="threads")
     if not checkpoint_every >= 0:
         raise SettingsError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}",
                             key="checkpoint_every")
