@@ -110,6 +110,8 @@ CASES = {
     "summary --out EXISTING_FILE": (SUMMARY + ["--out", "clean.json"], "--out", "clean.json exists and is not a directory"),
     "summary --out DIR holding a scenario": (["summary", "--scenario", "clean=out/results.csv", "--out", "out"],
                                              "--out", "out/results.csv is also the input --scenario"),
+    "summary --scenario FIFO": (["summary", "--scenario", "clean=fifo", "--out", "new"],
+                                "--scenario", "fifo is a FIFO (named pipe), not a regular file"),
     "summary --out DIR holding an audit": (SUMMARY + ["--audit", "clean=out/results.nc", "--out", "out"],
                                            "--out", "out/results.nc is also the input --audit"),
 }

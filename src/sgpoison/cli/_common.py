@@ -116,8 +116,9 @@ def _identity(path: os.PathLike) -> tuple:
 def check_files(files: Files) -> None:
     """Refuse, before any work, outputs that would destroy something.
 
-    Checked (paths compared after resolving symlinks; hard links are one file):
-    every output directory is a directory or does not exist; every output file may be
+    Checked (paths compared after resolving symlinks; hard links are one file): every
+    input that exists is a regular file (a missing one is the command's to report); every
+    output directory is a directory or does not exist; every output file may be
     replaced (:func:`sgpoison.io.atomic.writable_target`: not an existing directory,
     FIFO, socket or device; its directory can be created); no output is one of the
     inputs; no two outputs are the same file.
@@ -134,6 +135,9 @@ def check_files(files: Files) -> None:
     seen: dict[tuple, tuple[str, str, os.PathLike]] = {}
     for option, paths in files.inputs.items():
         for path in paths:
+            kind = file_kind(path)
+            if kind is not None:  # reading a FIFO would block, a device never end
+                raise SettingsError(f"{path} is {kind}, not a regular file", option=option)
             seen.setdefault(_identity(path), ("input", option, path))
     for option, paths in files.outputs.items():
         for path in paths:
