@@ -15,7 +15,8 @@ the style ``sgpoison <command>: error: <message>``:
   :class:`~sgpoison.errors.SettingsError`, whose option is named;
 * 1: a bad input file (:class:`~sgpoison.errors.DataFormatError`, ``FileNotFoundError``),
   named in the message;
-* 3: ``sgpoison audit --policy refuse`` on a failing training set.
+* 3: ``sgpoison audit --policy refuse`` on a failing training set;
+* 4: ``sgpoison provenance`` found stale results (returned by the command).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import sys
 from sgpoison import __version__
 
 #: command modules, in the order they appear in ``--help``
-COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary")
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary",
+            "provenance")
 
 
 def build_parser() -> argparse.ArgumentParser:
