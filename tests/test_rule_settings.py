@@ -196,3 +196,26 @@ def test_every_rule_passes_its_settings_and_code_the_same_way():
         assert params[-2:] == [f'        settings=get_settings("{rule}"),', f'        code=get_code("{rule}"),'], rule
         command = RULE_SETTINGS[rule].command
         assert command in COMMANDS and f"sgpoison {command} " in body, rule
+
+
+def test_the_code_table_of_the_docs_is_the_code_of_each_rule():
+    """docs/workflow.md lists each rule's modules (without the ones every rule runs)."""
+    from sgpoison.io.provenance import module_hashes, stage_modules
+
+    text = (REPOSITORY / "docs" / "workflow.md").read_text()
+    table = text.split("| rule | code |\n|---|---|\n")[1].split("\n\n")[0]
+    documented = {}
+    for line in table.splitlines():
+        rule, code = re.fullmatch(r"\| `(\w+)` \| (.*) \|", line).groups()
+        modules = set()
+        for entry in code.split("; "):
+            group, _, names = entry.partition(": ")
+            group = group.strip("`")
+            modules |= {f"sgpoison.{group}.{name}" for name in names.split(", ")} if names else {f"sgpoison.{group}"}
+        documented[rule] = modules
+    every_rule = ("cli", "errors", "settings")
+    packages = {m.rpartition(".")[0] for m in module_hashes()}
+    for rule, entry in RULE_SETTINGS.items():
+        code = {m for m in stage_modules(entry.command)
+                if m not in packages and m.split(".")[1] not in every_rule}
+        assert documented[rule] == code, rule

@@ -23,7 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", required=True, type=input_file, metavar="FILE",
                    help="simulation files, one per system size (at least 3)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
-    add_bootstrap_options(p)
+    add_bootstrap_options(p, ConventionalSettings)
     p.set_defaults(func=run, settings=ConventionalSettings)
     return p
 
