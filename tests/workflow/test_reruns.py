@@ -105,6 +105,14 @@ def test_a_changed_schema_default_reruns_only_its_jobs(stub_run):
     assert all('"swap_floor": 0.2' in job.reason for job in jobs if job.rule == "audit")
 
 
+def test_a_removed_scenario_reruns_only_the_summary(stub_run):
+    config = load_config("test.yaml")
+    del config["scenarios"]["label_noise_1pct"]
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    assert [(job.rule, job.reason) for job in jobs] == [("summary", "Set of input files has changed since last execution")]
+
+
 # ------------------------------------------------------------------------------------------
 # code
 # ------------------------------------------------------------------------------------------

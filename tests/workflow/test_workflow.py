@@ -337,6 +337,11 @@ def test_tiny_study_end_to_end(tmp_path):
     snakemake(workdir, "--cores", "2", timeout=1800)
     validate_outputs(workdir, config)
     assert dry_run(workdir) == []
+    # every file records the settings its rule's params hold, and the installed code
+    audit = subprocess.run([sys.executable, "-m", "sgpoison", "provenance", "results", "--problems"],
+                           cwd=workdir, capture_output=True, text=True)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert " stale" not in audit.stdout and " code changed" not in audit.stdout, audit.stdout
     snakemake(workdir, "--report", "report.html", timeout=300)
     report = (workdir / "report.html").read_text()
     for name in ("fig1.png", "conventional.png", "tc_summary.png", "results.csv"):
