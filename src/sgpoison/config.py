@@ -16,6 +16,10 @@
    ladder straddles ``network.t_label``, enough instances for the split and the bootstrap,
    at most :data:`MAX_SIMULATE_JOBS` simulate jobs, ...).
 
+:data:`RULE_SETTINGS` is the table of the workflow's rules: the command each runs and, through
+:func:`rule_settings`, every setting the outputs of one of its jobs depend on (the workflow's
+``settings`` and ``code`` params, and the stale-result check of ``sgpoison provenance``).
+
 Every problem raises :class:`ConfigError`, whose message starts with the config key.
 :data:`CONFIG_FIELDS` lists which settings field each key sets (``tests/test_config.py``
 checks that the schema documents the same limits and defaults).
@@ -24,6 +28,7 @@ checks that the schema documents the same limits and defaults).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -262,6 +267,195 @@ def job_settings(config: Mapping) -> dict[str, Any]:
     out["analysis"] = _build(classes["AnalysisSettings"], bootstrap)
     out["conventional"] = _build(classes["ConventionalSettings"], bootstrap)
     return out
+
+
+def simulation_row(config: Mapping, disorder: str, L: int | str) -> int:
+    """Position of the ``simulation.<disorder>`` row of size ``L``.
+
+    Raises
+    ------
+    ConfigError
+        If no row has that L.
+    """
+    for index, row in enumerate(config["simulation"][disorder]):
+        if row["L"] == int(L):
+            return index
+    raise ConfigError(f"sizes: L = {L} has no row in simulation.{disorder}")
+
+
+def batch_instances(config: Mapping, disorder: str, L: int | str, batch: int | str) -> tuple[int, int]:
+    """Global instance range ``(start, stop)`` of simulate job ``batch`` of (disorder, L):
+    ``[b B, min((b+1) B, n_instances))`` with B = ``simulation.batch_size``.
+
+    Raises
+    ------
+    ConfigError
+        If the batch starts beyond the row's ``n_instances``.
+    """
+    n_instances = config["simulation"][disorder][simulation_row(config, disorder, L)]["n_instances"]
+    batch_size = config["simulation"]["batch_size"]
+    start = int(batch) * batch_size
+    if start >= n_instances:
+        raise ConfigError(
+            f"simulation.batch_size: batch {batch} of {disorder} L = {L} starts at instance "
+            f"{start}, beyond n_instances = {n_instances}")
+    return start, min(start + batch_size, n_instances)
+
+
+# ------------------------------------------------------------------------------------------
+# the settings of every rule's jobs (workflow params and the provenance audit)
+# ------------------------------------------------------------------------------------------
+
+#: settings fields that set how a job runs, not what it writes; left out of the rules' settings
+MACHINE_FIELDS = ("threads",)
+#: the fields that differ between the simulate jobs merged into one file
+_BATCH_FIELDS = ("instance_start", "instance_stop")
+
+
+def _fields(settings: Any) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(settings).items() if k not in MACHINE_FIELDS}
+
+
+def _simulate_settings(config: Mapping, wildcards: Mapping[str, Any]) -> dict[str, Any]:
+    disorder, L = wildcards["disorder"], wildcards["L"]
+    return simulation_parameters(config, disorder, simulation_row(config, disorder, L),
+                                 float(wildcards["sweep_fraction"]),
+                                 instances=batch_instances(config, disorder, L, wildcards["batch"])).to_dict()
+
+
+def _merge_settings(config: Mapping, wildcards: Mapping[str, Any]) -> dict[str, Any]:
+    disorder, L = wildcards["disorder"], wildcards["L"]
+    parameters = simulation_parameters(config, disorder, simulation_row(config, disorder, L),
+                                       float(wildcards["sweep_fraction"])).to_dict()
+    return {k: v for k, v in parameters.items() if k not in _BATCH_FIELDS}
+
+
+def _scenario(config: Mapping, wildcards: Mapping[str, Any]) -> str:
+    scenario = wildcards["scenario"]
+    if scenario not in config["scenarios"]:
+        raise ConfigError(f"scenarios: no scenario {scenario!r}; the config has "
+                          f"{', '.join(config['scenarios'])}")
+    return scenario
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleSettings:
+    """What one workflow rule runs and which settings its outputs depend on.
+
+    Attributes
+    ----------
+    command : str
+        The ``sgpoison`` command the rule runs; its code fingerprint
+        (:func:`sgpoison.io.provenance.code_fingerprint`) is the rule's ``code`` param.
+    settings_class : str or None
+        The settings dataclass the command builds (a name used in :data:`CONFIG_FIELDS`).
+    build : callable
+        ``build(config, wildcards) -> dict``: the fields of that dataclass for one job.
+    scenario_fields : dict of str to str
+        Further settings taken from the job's scenario: name (as the outputs record it) ->
+        key of ``scenarios.<scenario>``.
+    """
+
+    command: str
+    settings_class: str | None
+    build: Any
+    scenario_fields: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _scenario_settings(name: str, settings_class: str, scenario_fields: Mapping[str, str] | None = None):
+    """A :class:`RuleSettings` of a rule with a ``scenario`` wildcard and per-scenario settings."""
+    return RuleSettings(name, settings_class, lambda config, w: _fields(
+        job_settings(config)[{"AuditConfig": "audit", "TrainingConfig": "training"}[settings_class]][
+            _scenario(config, w)]), dict(scenario_fields or {}))
+
+
+#: rule -> :class:`RuleSettings`: the one table of what every workflow rule runs and which
+#: settings its outputs depend on, read by ``workflow/rules/common.smk`` (``get_settings``,
+#: ``get_code``) and by ``sgpoison provenance``. A rule missing here stops the workflow.
+RULE_SETTINGS: dict[str, RuleSettings] = {
+    "simulate": RuleSettings("simulate", "SimulationParameters", _simulate_settings),
+    "merge": RuleSettings("merge", "SimulationParameters", _merge_settings),
+    # the sweep fraction of the training data also selects the input file; the outputs record it
+    "audit": _scenario_settings("audit", "AuditConfig", {"sweep_fraction": "sweep_fraction"}),
+    "train": _scenario_settings("train", "TrainingConfig", {"training_sweep_fraction": "sweep_fraction"}),
+    "predict": RuleSettings("predict", "PredictionSettings",
+                            lambda config, w: _fields(job_settings(config)["prediction"])),
+    "analyze": RuleSettings("analyze", "AnalysisSettings",
+                            lambda config, w: _fields(job_settings(config)["analysis"])),
+    "conventional": RuleSettings("conventional", "ConventionalSettings",
+                                 lambda config, w: _fields(job_settings(config)["conventional"])),
+    # the table and figure only collect the scenarios' estimates (their set: the input files)
+    "summary": RuleSettings("summary", None, lambda config, w: {}),
+}
+
+
+def rule_entry(rule: str) -> RuleSettings:
+    """The :data:`RULE_SETTINGS` entry of ``rule``.
+
+    Raises
+    ------
+    ConfigError
+        If the rule has none.
+    """
+    try:
+        return RULE_SETTINGS[rule]
+    except KeyError:
+        raise ConfigError(f"rule {rule!r} has no entry in sgpoison.config.RULE_SETTINGS "
+                          f"(rules: {', '.join(RULE_SETTINGS)}); add the command it runs and the "
+                          "settings its outputs depend on there") from None
+
+
+def config_keys(rule: str, field: str) -> list[str]:
+    """The config keys that set ``field`` of ``rule``'s settings (:data:`CONFIG_FIELDS`
+    patterns, e.g. ``network.iterations``, ``scenarios.{scenario}.sweep_fraction``)."""
+    entry = rule_entry(rule)
+    if field in entry.scenario_fields:
+        return [f"scenarios.{{scenario}}.{entry.scenario_fields[field]}"]
+    return [key for key, (classes, name) in CONFIG_FIELDS.items()
+            if name == field and entry.settings_class in classes]
+
+
+def rule_settings(config: Mapping, rule: str, wildcards: Mapping[str, Any]) -> dict[str, Any]:
+    """Every named setting the outputs of one job depend on, from the configuration.
+
+    These are the fields of the settings dataclass the job's command builds (the same
+    values its outputs record under ``parameters``, see :mod:`sgpoison.io.provenance`)
+    without :data:`MACHINE_FIELDS`, including settings the config does not set (their
+    defaults in the dataclass) and values derived from several keys (a simulate job's
+    ``seed`` and instance range), plus the rule's :attr:`RuleSettings.scenario_fields`. Which config key sets which field:
+    :data:`CONFIG_FIELDS`. The workflow passes them as the param ``settings``
+    (``workflow/rules/common.smk``, ``get_settings``); ``sgpoison provenance`` compares
+    them with what each result file recorded.
+
+    Parameters
+    ----------
+    config : mapping
+        The study configuration, checked (:func:`validate_config`, defaults filled in).
+    rule : str
+        A key of :data:`RULE_SETTINGS` (``simulate``, ``merge``, ``audit``, ``train``, ...).
+    wildcards : mapping
+        The job's wildcards (strings as in file names): ``disorder``, ``L``,
+        ``sweep_fraction``, ``batch`` (simulate, merge); ``scenario`` (audit, train).
+
+    Returns
+    -------
+    dict
+        Field name -> value, plain JSON types (lists for tuples).
+
+    Raises
+    ------
+    ConfigError
+        For a rule without an entry (:func:`rule_entry`), a scenario or size not in the
+        config, a batch beyond the row's instances.
+    """
+    from sgpoison.io.jsonio import to_jsonable
+
+    entry = rule_entry(rule)
+    settings = dict(entry.build(config, wildcards))
+    if entry.scenario_fields:
+        scenario = config["scenarios"][_scenario(config, wildcards)]
+        settings |= {name: scenario[key] for name, key in entry.scenario_fields.items()}
+    return to_jsonable(settings)
 
 
 # ------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -136,24 +135,7 @@ def test_invalid_config_stops_before_any_job_naming_the_key(tmp_path, case):
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def completed_stub_run(tmp_path_factory):
-    """The tiny study, run to completion with the stand-in sgpoison; returns its directory."""
-    base = tmp_path_factory.mktemp("stub-run")
-    workdir = copy_workflow(base / "wf", "test.yaml")
-    env = stub_environment(base)
-    snakemake(workdir, "--cores", "2", env=env)
-    calls = [json.loads(line) for line in (base / "calls.jsonl").read_text().splitlines()]
-    return workdir, calls
-
-
-@pytest.fixture
-def stub_run(completed_stub_run, tmp_path):
-    """A private copy (modification times preserved) of the completed stand-in run."""
-    workdir, _ = completed_stub_run
-    copy = tmp_path / "wf"
-    shutil.copytree(workdir, copy, symlinks=True)
-    return copy
+# completed_stub_run, stub_run: tests/workflow/conftest.py (shared with test_reruns.py)
 
 
 def _argument(argv, option):
@@ -355,6 +337,11 @@ def test_tiny_study_end_to_end(tmp_path):
     snakemake(workdir, "--cores", "2", timeout=1800)
     validate_outputs(workdir, config)
     assert dry_run(workdir) == []
+    # every file records the settings its rule's params hold, and the installed code
+    audit = subprocess.run([sys.executable, "-m", "sgpoison", "provenance", "results", "--problems"],
+                           cwd=workdir, capture_output=True, text=True)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert " stale" not in audit.stdout and " code changed" not in audit.stdout, audit.stdout
     snakemake(workdir, "--report", "report.html", timeout=300)
     report = (workdir / "report.html").read_text()
     for name in ("fig1.png", "conventional.png", "tc_summary.png", "results.csv"):

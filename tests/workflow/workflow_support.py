@@ -143,8 +143,8 @@ def planned_jobs(output: str) -> list[PlannedJob]:
     return jobs
 
 
-def dry_run(workdir: Path, *args: str) -> list[PlannedJob]:
-    result = snakemake(workdir, "-n", "--cores", "2", *args)
+def dry_run(workdir: Path, *args: str, env: dict | None = None) -> list[PlannedJob]:
+    result = snakemake(workdir, "-n", "--cores", "2", *args, env=env)
     return planned_jobs(result.stdout)
 
 

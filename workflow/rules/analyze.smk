@@ -29,6 +29,8 @@ rule analyze:
         out_dir=subpath(output.estimates, parent=True),
         n_bootstrap=get_value("analysis.n_bootstrap"),
         seed=get_value("analysis.seed"),
+        settings=get_settings("analyze"),
+        code=get_code("analyze"),
     shell:
         "sgpoison analyze --predictions {input.predictions} --out {params.out_dir}"
         " --n-bootstrap {params.n_bootstrap} --seed {params.seed} > {log} 2>&1"
@@ -57,6 +59,8 @@ rule conventional:
         out_dir=subpath(output.estimates, parent=True),
         n_bootstrap=get_value("analysis.n_bootstrap"),
         seed=get_value("analysis.seed"),
+        settings=get_settings("conventional"),
+        code=get_code("conventional"),
     shell:
         "sgpoison conventional --data {input.data} --out {params.out_dir}"
         " --n-bootstrap {params.n_bootstrap} --seed {params.seed} > {log} 2>&1"

@@ -22,6 +22,8 @@ rule audit:
         swap_floor=get_value("audit.swap_floor"),
         policy=get_value("audit.policy"),
         noise_estimate=get_flag("audit.noise_estimate", "", "--no-noise-estimate"),
+        settings=get_settings("audit"),
+        code=get_code("audit"),
     shell:
         "sgpoison audit --data {input.data} --out {output.report}"
         " --L {wildcards.L} --scenario {wildcards.scenario}"

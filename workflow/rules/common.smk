@@ -3,17 +3,22 @@
 # sgpoison.config.validate_config (Snakefile) before this file is read; resources live in
 # the workflow profile (profiles/default/config.yaml), the simulate job's from its size.
 
+import functools
 import hashlib
-import json
 import math
 import re
 
 from sgpoison.config import (
     BIMODAL_SWEEP_FRACTION,
-    ConfigError,
+    batch_instances,
+    rule_entry,
+    rule_settings,
     simulation_parameters,
+    simulation_row,
     study_seed,
 )
+from sgpoison.io.jsonio import to_json
+from sgpoison.io.provenance import code_parameter
 from sgpoison.mc import cost
 from sgpoison.mc.disorder import DISORDERS
 
@@ -77,10 +82,7 @@ def get_scenarios():
 
 def get_row_index(disorder, L):
     """Position of the simulation.<disorder> row of size L."""
-    for index, row in enumerate(config["simulation"][disorder]):
-        if row["L"] == int(L):
-            return index
-    raise ConfigError(f"sizes: L = {L} has no row in simulation.{disorder}")
+    return simulation_row(config, disorder, L)
 
 
 def get_n_batches(disorder, L):
@@ -91,17 +93,7 @@ def get_n_batches(disorder, L):
 
 def get_instance_range(disorder, L, batch):
     """(start, stop) global instance indices of one batch."""
-    n_instances = config["simulation"][disorder][get_row_index(disorder, L)][
-        "n_instances"
-    ]
-    batch_size = config["simulation"]["batch_size"]
-    start = int(batch) * batch_size
-    if start >= n_instances:
-        raise ConfigError(
-            f"simulation.batch_size: batch {batch} of {disorder} L = {L} starts at instance "
-            f"{start}, beyond n_instances = {n_instances}"
-        )
-    return start, min(start + batch_size, n_instances)
+    return batch_instances(config, disorder, L, batch)
 
 
 def get_simulation_job(wildcards):
@@ -150,10 +142,10 @@ def get_value(key):
 
 
 def get_checkpoint(wildcards):
-    """Checkpoint file of one simulate job; named after its parameters so a stale one is never resumed."""
-    parameters = get_simulation_parameters(wildcards)
-    parameters["sweep_fraction"] = wildcards.sweep_fraction
-    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()
+    """Checkpoint file of one simulate job; named after its settings so a stale one is never resumed."""
+    digest = hashlib.sha256(
+        get_settings_json("simulate", tuple(wildcards.items())).encode()
+    ).hexdigest()
     return CHECKPOINT.format(
         disorder=wildcards.disorder,
         L=wildcards.L,
@@ -161,6 +153,32 @@ def get_checkpoint(wildcards):
         batch=wildcards.batch,
         digest=digest[:12],
     )
+
+
+@functools.cache
+def get_settings_json(rule, wildcards):
+    """Canonical JSON (sorted keys) of sgpoison.config.rule_settings of one job; once per job."""
+    return to_json(rule_settings(config, rule, dict(wildcards)), sort_keys=True)
+
+
+def get_settings(rule):
+    """Param function: every named setting the job's outputs depend on, as one JSON text
+    (sgpoison.config.rule_settings), so that any changed value -- also a swap of two values
+    or a changed default -- reruns the job ("Params have changed")."""
+
+    def lookup(wildcards):
+        return get_settings_json(rule, tuple(wildcards.items()))
+
+    lookup.__name__ = f"get_{rule}_settings"
+    return lookup
+
+
+def get_code(rule):
+    """Param: the code fingerprint of the command the rule runs (sgpoison.config.RULE_SETTINGS),
+    computed once per run from the imported package (sgpoison.io.provenance.code_parameter;
+    a constant if SGPOISON_CODE_FINGERPRINT=off): a code edit reruns the jobs
+    that run it."""
+    return code_parameter(rule_entry(rule).command)
 
 
 def get_batch_files(wildcards):

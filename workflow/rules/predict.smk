@@ -15,6 +15,8 @@ rule predict:
         "../../envs/network.yaml"
     params:
         batch_size=get_value("network.predict_batch_size"),
+        settings=get_settings("predict"),
+        code=get_code("predict"),
     shell:
         "sgpoison predict --model {input.model} --data {input.data}"
         " --out {output.predictions} --threads {threads}"

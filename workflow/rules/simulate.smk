@@ -26,6 +26,8 @@ rule simulate:
         swap_interval=get_value("simulate.swap_interval"),
         seed=get_value("simulate.seed"),
         checkpoint=get_checkpoint,
+        settings=get_settings("simulate"),
+        code=get_code("simulate"),
     shell:
         "sgpoison simulate --L {wildcards.L} --disorder {wildcards.disorder}"
         " --instances {params.instances} --n-sweeps {params.n_sweeps}"
@@ -48,5 +50,8 @@ rule merge:
         "results/benchmarks/merge/{disorder}/L{L}_f{sweep_fraction}.tsv"
     conda:
         "../../envs/simulation.yaml"
+    params:
+        settings=get_settings("merge"),
+        code=get_code("merge"),
     shell:
         "sgpoison merge --inputs {input.batches} --out {output.simulation} > {log} 2>&1"

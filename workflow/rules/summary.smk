@@ -31,6 +31,8 @@ rule summary:
         scenarios=get_summary_scenario_arguments,
         audits=get_summary_audit_arguments,
         out_dir=subpath(output.table, parent=True),
+        settings=get_settings("summary"),
+        code=get_code("summary"),
     shell:
         "sgpoison summary {params.scenarios} {params.audits} --conventional {input.conventional}"
         " --out {params.out_dir} > {log} 2>&1"

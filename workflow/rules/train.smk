@@ -29,6 +29,8 @@ rule train:
         validation_fraction=get_value("network.validation_fraction"),
         seed=get_value("network.seed"),
         deterministic=get_flag("network.deterministic", "--deterministic", ""),
+        settings=get_settings("train"),
+        code=get_code("train"),
     shell:
         "sgpoison train --data {input.data} --out {output.model}"
         " --history {output.history} --metadata {output.metadata}"

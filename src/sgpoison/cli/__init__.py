@@ -21,6 +21,7 @@ the style ``sgpoison <command>: error: <message>``:
   operation (``OSError``: missing file, permission denied, disk full, ...), the file named
   in the message;
 * 3: ``sgpoison audit --policy refuse`` on a failing training set;
+* 4: ``sgpoison provenance`` found stale results (returned by the command);
 * 128 + N: stopped by signal N (:class:`~sgpoison.errors.Interrupted`; 143 = SIGTERM,
   130 = SIGINT), after saving what could be resumed (``simulate --checkpoint``).
 """
@@ -34,7 +35,8 @@ import sys
 from sgpoison import __version__
 
 #: command modules, in the order they appear in ``--help``
-COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary")
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary",
+            "provenance")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -217,27 +217,33 @@ def add_setting(parser, settings: type[Settings], name: str, *flags: str, help: 
     return parser.add_argument(*flags, dest=name, required=required, help=text, **kwargs)
 
 
-def add_label_options(parser) -> None:
-    """``--t-label --label-noise --seed --validation-fraction`` (``train`` and ``audit``)."""
-    from sgpoison.ml.settings import LabelSettings
+def add_label_options(parser, settings: type[Settings]) -> None:
+    """``--t-label --label-noise --seed --validation-fraction`` (``train`` and ``audit``).
 
+    ``settings``: the command's settings class, a subclass of
+    :class:`sgpoison.ml.settings.LabelSettings` (whose fields these options set). It is
+    passed in rather than imported here, so that only the commands that use these options
+    have ``ml/settings.py`` among their code (:func:`sgpoison.io.provenance.stage_modules`).
+    """
     group = parser.add_argument_group("labels (the same for 'sgpoison train' and 'sgpoison audit')")
-    add_setting(group, LabelSettings, "t_label", "--t-label", help="label 1 iff T > t_label")
-    add_setting(group, LabelSettings, "label_noise", "--label-noise",
+    add_setting(group, settings, "t_label", "--t-label", help="label 1 iff T > t_label")
+    add_setting(group, settings, "label_noise", "--label-noise",
                 help="probability rho of flipping each training label")
-    add_setting(group, LabelSettings, "seed", "--seed",
+    add_setting(group, settings, "seed", "--seed",
                 help="root seed of the training's random streams (label noise, split, shuffling, weights)")
-    add_setting(group, LabelSettings, "validation_fraction", "--validation-fraction",
+    add_setting(group, settings, "validation_fraction", "--validation-fraction",
                 help="fraction of disorder instances held out for validation (their labels stay clean)")
 
 
-def add_bootstrap_options(parser) -> None:
-    """``--n-bootstrap --seed`` (``analyze`` and ``conventional``)."""
-    from sgpoison.fss.settings import BootstrapSettings
+def add_bootstrap_options(parser, settings: type[Settings]) -> None:
+    """``--n-bootstrap --seed`` (``analyze`` and ``conventional``).
 
-    add_setting(parser, BootstrapSettings, "n_bootstrap", "--n-bootstrap", metavar="N",
+    ``settings``: the command's settings class, a subclass of
+    :class:`sgpoison.fss.settings.BootstrapSettings` (passed in, as in :func:`add_label_options`).
+    """
+    add_setting(parser, settings, "n_bootstrap", "--n-bootstrap", metavar="N",
                 help="bootstrap resamples of the disorder instances")
-    add_setting(parser, BootstrapSettings, "seed", "--seed", help="seed of the bootstrap")
+    add_setting(parser, settings, "seed", "--seed", help="seed of the bootstrap")
 
 
 def settings_from(settings: type[Settings], args: argparse.Namespace, **values: Any) -> Any:

@@ -22,7 +22,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="prediction files of one scenario, one per system size (at least 3)")
     p.add_argument("--out", required=True, type=output_directory, metavar="DIR",
                    help="output directory (created if needed)")
-    add_bootstrap_options(p)
+    add_bootstrap_options(p, AnalysisSettings)
     add_setting(p, AnalysisSettings, "max_reduced_chi2", "--max-reduced-chi2", metavar="X",
                 help="largest acceptable reduced chi^2 of the data collapse")
     p.set_defaults(func=run, settings=AnalysisSettings, files=files)

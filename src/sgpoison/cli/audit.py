@@ -36,7 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scenario", default=None, help="scenario label recorded in the report")
     p.add_argument("--L", type=int, default=None, help="fail unless the data have this L")
     add_setting(p, C, "policy", "--policy", help="on a failing audit: 'warn' (exit 0) or 'refuse' (exit 3)")
-    add_label_options(p)
+    add_label_options(p, AuditConfig)
     therm = p.add_argument_group("thermalization")
     add_setting(therm, C, "swap_floor", "--swap-floor",
                 help="smallest acceptable mean swap acceptance of a temperature pair")

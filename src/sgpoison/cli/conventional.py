@@ -23,7 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="simulation files, one per system size (at least 3)")
     p.add_argument("--out", required=True, type=output_directory, metavar="DIR",
                    help="output directory (created if needed)")
-    add_bootstrap_options(p)
+    add_bootstrap_options(p, ConventionalSettings)
     p.set_defaults(func=run, settings=ConventionalSettings, files=files)
     return p
 

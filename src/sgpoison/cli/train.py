@@ -28,7 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metadata", required=True, type=output_file(), help="metadata JSON to write")
     p.add_argument("--L", type=int, default=None, help="fail unless the data have this L")
     add_setting(p, C, "scenario", "--scenario", help="scenario label recorded in the outputs")
-    add_label_options(p)
+    add_label_options(p, TrainingConfig)
     add_setting(p, C, "iterations", "--iterations", help="optimiser steps")
     add_setting(p, C, "batch_size", "--batch-size", help="examples per step")
     add_setting(p, C, "learning_rate", "--learning-rate", help="Adam learning rate")

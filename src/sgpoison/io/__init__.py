@@ -6,6 +6,7 @@ formats      the NetCDF formats (simulation, prediction files): :func:`~sgpoison
 jsonio       :func:`~sgpoison.io.jsonio.to_jsonable` (NaN/inf -> null), :func:`~sgpoison.io.jsonio.write_json`,
              :func:`~sgpoison.io.jsonio.read_json`
 atomic       :func:`~sgpoison.io.atomic.atomic_write`, behind every writer of the package
-provenance   :func:`~sgpoison.io.provenance.provenance` (version, git commit, time, parameters),
-             :func:`~sgpoison.io.provenance.file_sha256`
+provenance   :func:`~sgpoison.io.provenance.provenance` (version, git commit, time, parameters, code),
+             :func:`~sgpoison.io.provenance.file_sha256`, code fingerprints of the installed package
+             and of each command (:func:`~sgpoison.io.provenance.code_fingerprint`)
 """

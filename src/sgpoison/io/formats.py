@@ -23,6 +23,7 @@ import xarray as xr
 from sgpoison.errors import DataFormatError
 from sgpoison.io.atomic import atomic_write
 from sgpoison.io.jsonio import to_json
+from sgpoison.io.provenance import provenance
 
 FORMAT_NAME = "sgpoison-simulation"
 FORMAT_VERSION = 1
@@ -250,9 +251,10 @@ def merge_simulations(paths: Sequence[str | os.PathLike], out: str | os.PathLike
     DataFormatError
         If a file is invalid, the files disagree in any parameter but their
         instance range (``L``, disorder, sweeps, sweep fraction, seed, kernel,
-        temperatures, ...), or an instance appears twice. The merged file's
-        ``parameters`` lists the instance ranges of the inputs and
-        ``merged_from`` each input's path, git commit, creation time and version.
+        temperatures, ...), or an instance appears twice. The merged file's provenance
+        is the merge's (:func:`~sgpoison.io.provenance.provenance`), its ``parameters``
+        list the instance ranges of the inputs and ``merged_from`` each input's path,
+        git commit, creation time, version and code fingerprint.
     """
     if not paths:
         raise DataFormatError("merge_simulations: no input files")
@@ -283,10 +285,11 @@ def merge_simulations(paths: Sequence[str | os.PathLike], out: str | os.PathLike
         merged = merged.sortby("instance")
         params = _job_independent(parameters_of(ref))
         params["instances"] = [parameters_of(ds).get("instances") for ds in datasets]
-        merged.attrs["parameters"] = to_json(params, sort_keys=True)
+        merged.attrs.update(provenance(params))
         merged.attrs["merged_from"] = to_json([
             {"path": str(p), "git_commit": ds.attrs.get("git_commit"), "created": ds.attrs.get("created"),
-             "sgpoison_version": ds.attrs.get("sgpoison_version"), "instances": parameters_of(ds).get("instances")}
+             "sgpoison_version": ds.attrs.get("sgpoison_version"),
+             "code_fingerprint": ds.attrs.get("code_fingerprint"), "instances": parameters_of(ds).get("instances")}
             for p, ds in zip(paths, datasets)])
         merged.attrs["n_instances"] = int(len(inst))
         merged = merged.load()

@@ -1,8 +1,10 @@
-"""Results of a study: the table of all scenarios and the figures.
+"""Results of a study: the table of all scenarios, the figures, the provenance audit.
 
 summary   ``results.csv`` / ``results.nc``: :func:`~sgpoison.report.summary.build_table`,
           :func:`~sgpoison.report.summary.write_summary`
 figures   paper Fig. 1 per scenario (:func:`~sgpoison.report.figures.plot_fss`), the conventional
           analysis (:func:`~sgpoison.report.figures.plot_conventional`), Tc of every scenario
           (:func:`~sgpoison.report.figures.plot_tc_summary`); PNG and PDF
+provenance what every result file records and whether it is stale for a configuration
+          (``sgpoison provenance``: :func:`~sgpoison.report.provenance.audit_results`)
 """
