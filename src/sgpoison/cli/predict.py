@@ -16,16 +16,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "predict",
         help="apply a trained CNN to a (bimodal) simulation file: p(instance, temperature)",
-        description="For every instance and temperature: p = mean softmax probability of label 1 "
-                    "(T > t_label) over the snapshots, fraction_high = fraction of snapshots "
-                    "classified as label 1. Writes a sgpoison-prediction NetCDF file atomically. "
-                    "See docs/network.md.",
+        description="For every instance and temperature: p = mean probability of label 1 "
+                    "(T > t_label) over the snapshots (sign-symmetrised if the network was trained so), "
+                    "fraction_high = fraction of snapshots classified as label 1. Writes a "
+                    "sgpoison-prediction NetCDF file (format version 2) atomically. See docs/network.md.",
     )
     p.add_argument("--model", required=True, type=input_file, help="model written by 'sgpoison train' (.keras)")
     p.add_argument("--data", required=True, type=input_file, help="simulation NetCDF file (same L as the model)")
     p.add_argument("--out", required=True, type=output_file(), help="prediction NetCDF file to write")
     add_setting(p, PredictionSettings, "threads", "--threads", help="TensorFlow threads")
     add_setting(p, PredictionSettings, "batch_size", "--batch-size", help="snapshots per forward pass")
+    add_setting(p, PredictionSettings, "n_networks", "--n-networks",
+                help="size K of the network's ensemble, recorded in the file")
     p.set_defaults(func=run, settings=PredictionSettings)
     return p
 
@@ -36,5 +38,6 @@ def run(args: argparse.Namespace, settings: PredictionSettings) -> int:
     start_logging("1")
     from sgpoison.ml.predict import predict
 
-    predict(args.model, args.data, out=args.out, batch_size=settings.batch_size, threads=settings.threads)
+    predict(args.model, args.data, out=args.out, batch_size=settings.batch_size, threads=settings.threads,
+            n_networks=settings.n_networks)
     return 0
