@@ -26,8 +26,9 @@ import sys
 
 from sgpoison import __version__
 
-#: command modules, in the order they appear in ``--help``
-COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary")
+#: command modules, in the order they appear in ``--help`` (module ``train_null``: command ``train-null``)
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "train_null", "predict_null", "analyze",
+            "conventional", "summary")
 
 
 def build_parser() -> argparse.ArgumentParser:
