@@ -57,7 +57,7 @@ def test_shipped_configs_are_valid_and_get_the_schema_defaults(name):
     config["network"].pop("padding", None)
     assert validate_config(config, CONFIG_SCHEMA) is config
     assert config["audit"] == {"policy": "warn", "swap_floor": 0.1, "noise_estimate": True}
-    assert config["network"]["padding"] == "same"
+    assert config["network"]["padding"] == "periodic"
 
 
 def test_schema_errors_name_the_key_and_describe_it():
@@ -116,7 +116,8 @@ def _schema_type(cls, field, limits, choices):
         return "string"
     if limits is None:
         return "boolean" if isinstance(cls.default(field), bool) else "string"
-    return "integer" if limits.integer else "number"
+    kind = "integer" if limits.integer else "number"
+    return [kind, "null"] if limits.optional else kind
 
 
 def _in_schema(node, value) -> bool:
@@ -164,22 +165,35 @@ COMMAND_LINES = {
     "simulation.measure_interval": [("simulate", "--measure-interval")],
     "simulation.swap_interval": [("simulate", "--swap-interval")],
     "scenarios.{scenario}.sweep_fraction": [("simulate", "--sweep-fraction")],
-    "network.t_label": [("train", "--t-label"), ("audit", "--t-label")],
+    "network.t_label": [("train", "--t-label"), ("train-null", "--t-label"), ("audit", "--t-label")],
+    "network.n_networks": [("predict", "--n-networks")],
     "network.iterations": [("train", "--iterations")],
     "network.batch_size": [("train", "--batch-size")],
     "network.learning_rate": [("train", "--learning-rate")],
     "network.padding": [("train", "--padding")],
-    "network.validation_fraction": [("train", "--validation-fraction"), ("audit", "--validation-fraction")],
-    "network.seed": [("train", "--seed"), ("audit", "--seed")],
+    "network.channels": [("train", "--channels")],
+    "network.kernel_size": [("train", "--kernel-size")],
+    "network.strides": [("train", "--strides")],
+    "network.dense_units": [("train", "--dense-units")],
+    "network.dropout": [("train", "--dropout")],
+    "network.patience": [("train", "--patience")],
+    "network.report_every": [("train", "--report-every")],
+    "network.mixed_precision": [("train", "--mixed-precision")],
+    "network.validation_fraction": [("train", "--validation-fraction"), ("train-null", "--validation-fraction"),
+                                    ("audit", "--validation-fraction")],
+    "network.seed": [("train", "--seed"), ("train-null", "--seed"), ("audit", "--seed")],
     "network.predict_batch_size": [("predict", "--batch-size")],
-    "scenarios.{scenario}.label_noise": [("train", "--label-noise"), ("audit", "--label-noise")],
+    "scenarios.{scenario}.label_noise": [("train", "--label-noise"), ("train-null", "--label-noise"),
+                                         ("audit", "--label-noise")],
     "analysis.n_bootstrap": [("analyze", "--n-bootstrap"), ("conventional", "--n-bootstrap")],
     "analysis.seed": [("analyze", "--seed"), ("conventional", "--seed")],
     "audit.policy": [("audit", "--policy")],
     "audit.swap_floor": [("audit", "--swap-floor")],
 }
 #: keys without limits (booleans)
-UNBOUNDED = {"network.deterministic", "audit.noise_estimate"}
+UNBOUNDED = {"network.deterministic", "audit.noise_estimate", "network.augment_sign_flip",
+             "network.augment_translations", "network.augment_cube_symmetries", "network.symmetrize",
+             "network.balance_classes", "network.keep_best", "network.bootstrap_instances", "network.jit_compile"}
 #: where a key's bound meets a bound of another key: (disorder of the row, other values of the
 #: row, other options) -- t_max just above 0 needs a t_min below it (bimodal: no t_label to straddle)
 CONTEXT = {"simulation.{disorder}[].t_max": ("bimodal", {"t_min": 1e-7}, ["--t-min", "1e-07"])}
@@ -247,6 +261,7 @@ def base_command_lines(tmp_path_factory):
                   "--metadata", str(d / "m.json")],
         "audit": ["audit", "--data", str(data), "--out", str(d / "a.json")],
         "predict": ["predict", "--model", str(data), "--data", str(data), "--out", str(d / "p.nc")],
+        "train-null": ["train-null", "--data", str(data), "--observables", "ql", "--out", str(d / "n.json")],
         "analyze": ["analyze", "--predictions", str(data), "--out", str(d / "analysis")],
         "conventional": ["conventional", "--data", str(data), "--out", str(d / "conventional")],
     }

@@ -39,8 +39,11 @@ def jobs(config):
                     out["simulate"].append(wildcards | {"batch": str(batch)})
     for scenario in config["scenarios"]:
         for L in config["sizes"]:
-            for rule in ("audit", "train", "predict"):
+            for rule in ("audit", "train_null", "predict_null"):
                 out[rule].append({"scenario": scenario, "L": str(L)})
+            for k in range(config["network"]["n_networks"]):
+                for rule in ("train", "predict"):
+                    out[rule].append({"scenario": scenario, "L": str(L), "k": str(k)})
         out["analyze"].append({"scenario": scenario})
     out["conventional"].append({})
     out["summary"].append({})
@@ -92,21 +95,31 @@ CASES = {
         {"train": ALL}),
     "network.iterations equal to network.seed": (
         _to("network.iterations", 3), [], {"train": ALL}),
-    "network.t_label": (_to("network.t_label", 0.9), ["network.t_label"], {"audit": ALL, "train": ALL}),
+    "network.t_label": (_to("network.t_label", 0.9), ["network.t_label"],
+                        {"audit": ALL, "train": ALL, "train_null": ALL}),
     "network.validation_fraction": (_to("network.validation_fraction", 0.3), ["network.validation_fraction"],
-                                    {"audit": ALL, "train": ALL}),
-    "network.seed": (_to("network.seed", 4), ["network.seed"], {"audit": ALL, "train": ALL}),
+                                    {"audit": ALL, "train": ALL, "train_null": ALL}),
+    "network.seed": (_to("network.seed", 4), ["network.seed"], {"audit": ALL, "train": ALL, "train_null": ALL}),
     "network.learning_rate": (_to("network.learning_rate", 0.01), ["network.learning_rate"], {"train": ALL}),
-    "network.padding": (_to("network.padding", "periodic"), ["network.padding"], {"train": ALL}),
+    "network.padding": (_to("network.padding", "same"), ["network.padding"], {"train": ALL}),
     "network.deterministic": (_to("network.deterministic", True), ["network.deterministic"], {"train": ALL}),
+    **{f"network.{name}": (_to(f"network.{name}", value), [f"network.{name}"], {"train": ALL})
+       for name, value in (("channels", 4), ("kernel_size", 5), ("strides", 1), ("dense_units", 16),
+                           ("dropout", 0.1), ("augment_sign_flip", False), ("augment_translations", False),
+                           ("augment_cube_symmetries", True), ("symmetrize", False), ("keep_best", False),
+                           ("patience", 3), ("report_every", 7), ("mixed_precision", "mixed_bfloat16"),
+                           ("jit_compile", True))},
+    **{f"network.{name}": (_to(f"network.{name}", value), [f"network.{name}"],
+                           {"train": ALL, "train_null": ALL})
+       for name, value in (("balance_classes", False), ("bootstrap_instances", True))},
     "network.predict_batch_size": (_to("network.predict_batch_size", 32), ["network.predict_batch_size"],
                                    {"predict": ALL}),
     "one scenario's label_noise": (
         _to("scenarios.clean.label_noise", 0.02), ["scenarios.{scenario}.label_noise"],
-        {"audit": lambda w: w["scenario"] == "clean", "train": lambda w: w["scenario"] == "clean"}),
+        {rule: lambda w: w["scenario"] == "clean" for rule in ("audit", "train", "train_null")}),
     "one scenario's sweep_fraction": (
         _to("scenarios.clean.sweep_fraction", 0.5), ["scenarios.{scenario}.sweep_fraction"],
-        {"audit": lambda w: w["scenario"] == "clean", "train": lambda w: w["scenario"] == "clean"}),
+        {rule: lambda w: w["scenario"] == "clean" for rule in ("audit", "train", "train_null")}),
     "analysis.n_bootstrap": (_to("analysis.n_bootstrap", 20), ["analysis.n_bootstrap"],
                              {"analyze": ALL, "conventional": ALL}),
     "analysis.seed": (_to("analysis.seed", 1), ["analysis.seed"], {"analyze": ALL, "conventional": ALL}),
@@ -166,8 +179,8 @@ def test_a_changed_schema_default_changes_the_settings(tmp_path):
 
 def test_settings_leave_out_the_machine_and_name_the_keys():
     config = validate_config(load_config("test.yaml"), CONFIG_SCHEMA)
-    train = rule_settings(config, "train", {"scenario": "underthermalized_50pct", "L": "6"})
-    assert "threads" not in train
+    train = rule_settings(config, "train", {"scenario": "underthermalized_50pct", "L": "6", "k": "1"})
+    assert "threads" not in train and train["network_index"] == 1
     assert (train["iterations"], train["batch_size"], train["training_sweep_fraction"]) == (10, 32, 0.5)
     assert config_keys("train", "batch_size") == ["network.batch_size"]
     assert config_keys("predict", "batch_size") == ["network.predict_batch_size"]
@@ -178,7 +191,7 @@ def test_settings_leave_out_the_machine_and_name_the_keys():
     with pytest.raises(ConfigError, match="rule 'fit' has no entry in sgpoison.config.RULE_SETTINGS"):
         rule_settings(config, "fit", {})
     with pytest.raises(ConfigError, match="no scenario 'other'"):
-        rule_settings(config, "train", {"scenario": "other", "L": "4"})
+        rule_settings(config, "train", {"scenario": "other", "L": "4", "k": "0"})
     with pytest.raises(ConfigError, match="batch 2 of bimodal L = 8 starts at instance 8"):
         rule_settings(config, "simulate", {"disorder": "bimodal", "L": "8", "sweep_fraction": "1.0", "batch": "2"})
 
@@ -188,14 +201,17 @@ def test_every_rule_passes_its_settings_and_code_the_same_way():
     with the same two lines."""
     rules = {}
     for path in sorted((REPOSITORY / "workflow" / "rules").glob("*.smk")):
-        for match in re.finditer(r"^rule (\w+):\n((?:    .*\n|\n)*)", path.read_text(), flags=re.M):
-            rules[match.group(1)] = match.group(2)
+        # top-level rules and rules inside an ``if`` block (indented by 4 more)
+        for match in re.finditer(r"^( *)rule (\w+):\n((?:\1    .*\n|\n)*)", path.read_text(), flags=re.M):
+            indent = match.group(1)
+            rules[match.group(2)] = (indent, match.group(3))
     assert set(rules) == set(RULE_SETTINGS)
-    for rule, body in rules.items():
-        params = re.search(r"    params:\n((?:        .*\n)+)", body).group(1).splitlines()
-        assert params[-2:] == [f'        settings=get_settings("{rule}"),', f'        code=get_code("{rule}"),'], rule
+    for rule, (indent, body) in rules.items():
+        params = re.search(rf"^{indent}    params:\n((?:{indent}        .*\n)+)", body, flags=re.M)
+        lines = [line.removeprefix(indent) for line in params.group(1).splitlines()]
+        assert lines[-2:] == [f'        settings=get_settings("{rule}"),', f'        code=get_code("{rule}"),'], rule
         command = RULE_SETTINGS[rule].command
-        assert command in COMMANDS and f"sgpoison {command} " in body, rule
+        assert command in COMMANDS and f"sgpoison {command.replace('_', '-')} " in body, rule
 
 
 def test_the_code_table_of_the_docs_is_the_code_of_each_rule():

@@ -53,17 +53,17 @@ def _settings_classes() -> dict[str, type]:
     from sgpoison.audit.settings import AuditConfig
     from sgpoison.fss.settings import AnalysisSettings, ConventionalSettings
     from sgpoison.mc.parallel_tempering import SimulationParameters
-    from sgpoison.ml.settings import PredictionSettings, TrainingConfig
+    from sgpoison.ml.settings import NullSettings, PredictionSettings, TrainingConfig
 
     return {"SimulationParameters": SimulationParameters, "TrainingConfig": TrainingConfig,
-            "AuditConfig": AuditConfig, "PredictionSettings": PredictionSettings,
+            "NullSettings": NullSettings, "AuditConfig": AuditConfig, "PredictionSettings": PredictionSettings,
             "AnalysisSettings": AnalysisSettings, "ConventionalSettings": ConventionalSettings}
 
 
 #: config key -> (settings classes, field) whose limits apply to it; ``{disorder}`` stands
 #: for gaussian and bimodal, ``[]`` for any row, ``{scenario}`` for any scenario name.
 #: Keys not listed (``sizes``, ``simulation.seed``, ``simulation.batch_size``, the rows'
-#: ``n_instances``) belong to the study alone; the schema is their one definition.
+#: ``n_instances``, ``null_models``) belong to the study alone; the schema is their one definition.
 CONFIG_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "simulation.{disorder}[].L": (("SimulationParameters",), "L"),
     "simulation.{disorder}[].n_sweeps": (("SimulationParameters",), "n_sweeps"),
@@ -74,16 +74,32 @@ CONFIG_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "simulation.ladder": (("SimulationParameters",), "ladder"),
     "simulation.measure_interval": (("SimulationParameters",), "measure_interval"),
     "simulation.swap_interval": (("SimulationParameters",), "swap_interval"),
-    "network.t_label": (("TrainingConfig", "AuditConfig"), "t_label"),
+    "network.t_label": (("TrainingConfig", "NullSettings", "AuditConfig"), "t_label"),
     "network.iterations": (("TrainingConfig",), "iterations"),
     "network.batch_size": (("TrainingConfig",), "batch_size"),
     "network.learning_rate": (("TrainingConfig",), "learning_rate"),
     "network.padding": (("TrainingConfig",), "padding"),
-    "network.validation_fraction": (("TrainingConfig", "AuditConfig"), "validation_fraction"),
-    "network.seed": (("TrainingConfig", "AuditConfig"), "seed"),
+    "network.channels": (("TrainingConfig",), "channels"),
+    "network.kernel_size": (("TrainingConfig",), "kernel_size"),
+    "network.strides": (("TrainingConfig",), "strides"),
+    "network.dense_units": (("TrainingConfig",), "dense_units"),
+    "network.dropout": (("TrainingConfig",), "dropout"),
+    "network.augment_sign_flip": (("TrainingConfig",), "augment_sign_flip"),
+    "network.augment_translations": (("TrainingConfig",), "augment_translations"),
+    "network.augment_cube_symmetries": (("TrainingConfig",), "augment_cube_symmetries"),
+    "network.symmetrize": (("TrainingConfig",), "symmetrize"),
+    "network.balance_classes": (("TrainingConfig", "NullSettings"), "balance_classes"),
+    "network.keep_best": (("TrainingConfig",), "keep_best"),
+    "network.patience": (("TrainingConfig",), "patience"),
+    "network.report_every": (("TrainingConfig",), "report_every"),
+    "network.bootstrap_instances": (("TrainingConfig", "NullSettings"), "bootstrap_instances"),
+    "network.validation_fraction": (("TrainingConfig", "NullSettings", "AuditConfig"), "validation_fraction"),
+    "network.seed": (("TrainingConfig", "NullSettings", "AuditConfig"), "seed"),
     "network.deterministic": (("TrainingConfig",), "deterministic"),
+    "network.mixed_precision": (("TrainingConfig",), "mixed_precision"),
+    "network.jit_compile": (("TrainingConfig",), "jit_compile"),
     "network.predict_batch_size": (("PredictionSettings",), "batch_size"),
-    "scenarios.{scenario}.label_noise": (("TrainingConfig", "AuditConfig"), "label_noise"),
+    "scenarios.{scenario}.label_noise": (("TrainingConfig", "NullSettings", "AuditConfig"), "label_noise"),
     "scenarios.{scenario}.sweep_fraction": (("SimulationParameters",), "sweep_fraction"),
     "analysis.n_bootstrap": (("AnalysisSettings", "ConventionalSettings"), "n_bootstrap"),
     "analysis.seed": (("AnalysisSettings", "ConventionalSettings"), "seed"),
@@ -219,6 +235,15 @@ def simulation_parameters(config: Mapping, disorder: str, row_index: int, sweep_
     return _build(SimulationParameters, values, keys={"instances": f"{key}.n_instances"})
 
 
+#: the ``network`` keys that set a :class:`~sgpoison.ml.settings.TrainingConfig` field of the same
+#: name (besides the label settings and the classifier-family keys)
+NETWORK_TRAINING_KEYS = (
+    "iterations", "batch_size", "learning_rate", "padding", "channels", "kernel_size", "strides",
+    "dense_units", "dropout", "augment_sign_flip", "augment_translations", "augment_cube_symmetries",
+    "symmetrize", "keep_best", "patience", "report_every", "deterministic", "mixed_precision", "jit_compile",
+)
+
+
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -229,8 +254,9 @@ def job_settings(config: Mapping) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``simulation`` (list of SimulationParameters), ``training`` and ``audit`` (per
-        scenario), ``prediction``, ``analysis``, ``conventional``.
+        ``simulation`` (list of SimulationParameters), ``training``, ``null`` (NullSettings;
+        empty without ``null_models``) and ``audit`` (per scenario), ``prediction``,
+        ``analysis``, ``conventional``.
 
     Raises
     ------
@@ -251,13 +277,17 @@ def job_settings(config: Mapping) -> dict[str, Any]:
                 out["simulation"].append(simulation_parameters(config, disorder, index, fraction,
                                                                sweep_fraction_key=fraction_key))
     label_keys = {name: f"network.{name}" for name in ("t_label", "seed", "validation_fraction")}
+    family = {field: (f"network.{field}", network[field]) for field in ("balance_classes", "bootstrap_instances")}
+    out["null"] = {}
     for name, scenario in scenarios.items():
         labels = {field: (key, network[field]) for field, key in label_keys.items()}
         labels["label_noise"] = (f"scenarios.{name}.label_noise", scenario["label_noise"])
-        training = {field: (f"network.{field}", network[field])
-                    for field in ("iterations", "batch_size", "learning_rate", "padding", "deterministic")}
+        training = {field: (f"network.{field}", network[field]) for field in NETWORK_TRAINING_KEYS}
         out["training"][name] = _build(classes["TrainingConfig"],
-                                       labels | training | {"scenario": (None, name)})
+                                       labels | family | training | {"scenario": (None, name)})
+        if config["null_models"]:
+            out["null"][name] = _build(classes["NullSettings"], labels | family | {
+                "observables": ("null_models", tuple(config["null_models"])), "scenario": (None, name)})
         out["audit"][name] = _build(classes["AuditConfig"], labels | {
             "policy": ("audit.policy", audit["policy"]), "swap_floor": ("audit.swap_floor", audit["swap_floor"]),
             "estimate_noise": ("audit.noise_estimate", audit["noise_estimate"])})
@@ -377,9 +407,16 @@ RULE_SETTINGS: dict[str, RuleSettings] = {
     "merge": RuleSettings("merge", "SimulationParameters", _merge_settings),
     # the sweep fraction of the training data also selects the input file; the outputs record it
     "audit": _scenario_settings("audit", "AuditConfig", {"sweep_fraction": "sweep_fraction"}),
-    "train": _scenario_settings("train", "TrainingConfig", {"training_sweep_fraction": "sweep_fraction"}),
+    # network k of the ensemble: the scenario's TrainingConfig with network_index = k
+    "train": RuleSettings("train", "TrainingConfig", lambda config, w: _fields(dataclasses.replace(
+        job_settings(config)["training"][_scenario(config, w)], network_index=int(w["k"]))),
+        {"training_sweep_fraction": "sweep_fraction"}),
     "predict": RuleSettings("predict", "PredictionSettings",
                             lambda config, w: _fields(job_settings(config)["prediction"])),
+    # all null models of one (scenario, L) in one job (their list: the outputs)
+    "train_null": RuleSettings("train_null", "NullSettings", lambda config, w: _fields(
+        job_settings(config)["null"][_scenario(config, w)]), {"training_sweep_fraction": "sweep_fraction"}),
+    "predict_null": RuleSettings("predict_null", None, lambda config, w: {}),
     "analyze": RuleSettings("analyze", "AnalysisSettings",
                             lambda config, w: _fields(job_settings(config)["analysis"])),
     "conventional": RuleSettings("conventional", "ConventionalSettings",

@@ -24,7 +24,7 @@ from sgpoison.audit.thermalization import audit_thermalization, critical_value
 from sgpoison.cli import main
 from sgpoison.io.formats import open_simulation, write_netcdf
 from sgpoison.mc.parallel_tempering import SimulationParameters, simulate
-from sgpoison.ml.labels import prepare_training_set
+from sgpoison.ml.labels import prepare_training_set, training_set
 from sgpoison.ml.settings import TrainingConfig
 
 T_LABEL = 0.95
@@ -126,11 +126,17 @@ def test_label_agreement_counts_every_flip():
 
 
 def test_audit_sees_the_labels_the_training_uses(synthetic_file):
+    """The audit rebuilds exactly the labels of network 0 (the null models train on them too),
+    not those of another ensemble member."""
     config = AuditConfig(label_noise=0.05, seed=3, estimate_noise=False)
     report = audit_training_set(synthetic_file, config)
-    tset = prepare_training_set(synthetic_file, TrainingConfig(label_noise=0.05, seed=3))
-    assert report["labels"]["metadata_agreement"]["disagreements"] == tset.realised_flips > 0
-    assert report["labels"]["source"]["realised_flips"] == tset.realised_flips
+    network_0 = training_set(synthetic_file, TrainingConfig(label_noise=0.05, seed=3), network_index=0)
+    network_1 = training_set(synthetic_file, TrainingConfig(label_noise=0.05, seed=3), network_index=1)
+    source = report["labels"]["source"]
+    assert source["network_index"] == 0 and source["seeds"] == network_0.seeds
+    assert source["labels_sha256"] == network_0.labels_sha256() != network_1.labels_sha256()
+    assert report["labels"]["metadata_agreement"]["disagreements"] == network_0.realised_flips > 0
+    assert source["realised_flips"] == network_0.realised_flips
     assert report["verdict"] == "fail" and "labels.metadata_agreement" in report["failing_checks"][0]
 
 

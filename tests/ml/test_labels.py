@@ -70,3 +70,46 @@ def test_validation_count_holds_out_at_least_one_instance():
     assert validation_count(10, 0.2) == 2
     assert validation_count(3, 0.01) == 1
     assert validation_count(8, 0.99) == 8
+
+
+# ----------------------------------------------------------------------------- seeds of an ensemble
+
+
+def test_seeds_are_spawned_from_root_size_and_network():
+    from sgpoison.ml.labels import SEED_ROLES, derive_seeds
+
+    seeds = derive_seeds(3, 8, 1)
+    for j, role in enumerate(SEED_ROLES):
+        expected = np.random.SeedSequence(3, spawn_key=(8, 1, j)).generate_state(1)[0]
+        assert seeds[role] == expected, role
+    assert (seeds["seed"], seeds["L"], seeds["network_index"]) == (3, 8, 1)
+    assert derive_seeds(3, 8, 1) == seeds
+    others = [derive_seeds(3, 8, 0), derive_seeds(3, 10, 1), derive_seeds(4, 8, 1)]
+    for other in others:
+        assert all(other[role] != seeds[role] for role in SEED_ROLES)
+    assert len({seeds[role] for role in SEED_ROLES}) == len(SEED_ROLES)
+
+
+def test_networks_get_their_own_split_and_flips_but_scenarios_share_them(tmp_path):
+    from builders import write_synthetic_simulation
+    from sgpoison.ml.labels import prepare_training_set, training_set
+
+    path = write_synthetic_simulation(tmp_path / "g.nc", n_instances=20, seed=0)
+    config = TrainingConfig(label_noise=0.1, seed=3)
+    first, again = prepare_training_set(path, config, 0), prepare_training_set(path, config, 0)
+    second = prepare_training_set(path, config, 1)
+    assert first.labels_sha256() == again.labels_sha256()
+    assert first.labels_sha256() != second.labels_sha256()
+    assert not np.array_equal(first.validation_positions, second.validation_positions)
+    # another scenario (name, sweep fraction of the file) with the same label settings: same set
+    renamed = prepare_training_set(path, TrainingConfig(label_noise=0.1, seed=3, scenario="other"), 0)
+    np.testing.assert_array_equal(renamed.flips, first.flips)
+    # the bootstrap resample: with replacement, sorted, labels travel with their instance
+    boot = training_set(path, TrainingConfig(label_noise=0.1, seed=3, bootstrap_instances=True), 1)
+    assert boot.resampled and len(boot.train_positions) == len(second.train_positions)
+    assert np.all(np.diff(boot.train_positions) >= 0)
+    assert len(np.unique(boot.train_positions)) < len(boot.train_positions)
+    for k, position in enumerate(boot.train_positions):
+        row = np.flatnonzero(second.train_positions == position)[0]
+        np.testing.assert_array_equal(boot.labels[k], second.labels[row])
+    np.testing.assert_array_equal(boot.validation_positions, second.validation_positions)

@@ -18,7 +18,8 @@ from packaging.version import Version
 REPO = Path(__file__).resolve().parents[2]
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 #: packages of each environment that a rule needs beyond the runtime dependencies
-EXTRA_PACKAGES = {"network.yaml": {"tensorflow-cpu"}, "network-gpu.yaml": {"tensorflow"}}
+EXTRA_PACKAGES = {"network.yaml": {"tensorflow-cpu", "scikit-learn"},
+                  "network-gpu.yaml": {"tensorflow", "scikit-learn"}}
 #: GPU variant -> the environment the rules declare, which it replaces on GPU nodes
 GPU_VARIANTS = {"network-gpu.yaml": "network.yaml"}
 
@@ -179,17 +180,65 @@ def test_gpu_environment_differs_only_by_the_tensorflow_build(gpu_env, cpu_env):
         assert yaml.safe_load(gpu_stream)["channels"] == yaml.safe_load(cpu_stream)["channels"]
 
 
+#: the conda: function of the network rules (workflow/rules/common.smk) and what it can return
+CONDA_FUNCTIONS = {"get_network_conda_env": ("../../envs/network.yaml", "../../envs/network-gpu.yaml")}
+
+
 def test_every_rule_declares_an_existing_environment():
     rules = sorted((REPO / "workflow" / "rules").glob("*.smk"))
     declared = set()
     for path in rules:
         text = path.read_text()
-        for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", text, flags=re.M):
-            match = re.search(r"conda:\s*\n\s*\"([^\"]+)\"", body)
+        for indent, rule, body in re.findall(r"^( *)rule (\w+):\n((?:\1    .*\n|\n)*)", text, flags=re.M):
+            match = re.search(r"conda:\s*\n\s*(?:\"([^\"]+)\"|(\w+)\s*,?\s*\n)", body)
             assert match, f"rule {rule} ({path.name}) has no conda: directive"
-            env = (path.parent / match.group(1)).resolve()
-            assert env.is_file(), f"rule {rule}: {match.group(1)} does not exist"
-            declared.add(env.name)
-    # every environment is declared by some rule, except the GPU variants of declared ones
-    assert declared == {p.name for p in ENVS} - set(GPU_VARIANTS)
+            if match.group(2):
+                assert match.group(2) in CONDA_FUNCTIONS, f"rule {rule}: unknown conda function {match.group(2)}"
+                envs = CONDA_FUNCTIONS[match.group(2)]
+            else:
+                envs = (match.group(1),)
+            for name in envs:
+                env = (path.parent / name).resolve()
+                assert env.is_file(), f"rule {rule}: {name} does not exist"
+                declared.add(env.name)
+    # every environment is declared by some rule, the GPU variants through the conda function
+    assert declared == {p.name for p in ENVS}
     assert set(GPU_VARIANTS.values()) <= declared
+
+
+#: answers of a stand-in `conda` to what `snakemake --list-conda-envs` asks (no environment is built)
+_FAKE_CONDA = """#!/bin/sh
+case "$1" in
+  --version) echo "conda 24.11.0";;
+  info) echo '{"conda_version": "24.11.0", "conda_prefix": "/nonexistent", "envs_dirs": [], "platform": "linux-64", "root_prefix": "/nonexistent", "active_prefix": null}';;
+  config) echo '{"get": {"channel_priority": "strict"}}';;
+  *) echo '{}';;
+esac
+"""
+
+
+@pytest.mark.workflow
+def test_gpu_jobs_use_the_gpu_environment(tmp_path):
+    """train/predict use envs/network-gpu.yaml exactly when their job asks for a GPU (the conda:
+    function of the rules, Snakemake >= 7.10): the environments Snakemake would deploy for the
+    tiny study with the default and with the GPU workflow profile (a stand-in conda answers the
+    version queries; nothing is installed)."""
+    import os
+
+    from workflow_support import copy_workflow, snakemake
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "conda").write_text(_FAKE_CONDA)
+    (bin_dir / "conda").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    workdir = copy_workflow(tmp_path / "wf", "test.yaml")
+
+    def environments(*args):
+        output = snakemake(workdir, "--list-conda-envs", *args, env=env).stdout
+        return {line.split("\t")[0] for line in output.splitlines() if line.startswith("envs/")}
+
+    assert environments() == {"envs/simulation.yaml", "envs/network.yaml", "envs/analysis.yaml"}
+    # the GPU profile: train and predict switch; audit and the null models stay on network.yaml
+    assert environments("--workflow-profile", "profiles/slurm-gpu") == {
+        "envs/simulation.yaml", "envs/network.yaml", "envs/network-gpu.yaml", "envs/analysis.yaml"}

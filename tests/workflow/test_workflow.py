@@ -9,6 +9,7 @@ test then edits a copy of the config and reads the jobs and reasons of ``snakema
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import subprocess
@@ -62,7 +63,7 @@ def test_snakefmt():
 def _rule_names():
     names = set()
     for path in (REPO / "workflow" / "rules").glob("*.smk"):
-        names |= set(re.findall(r"^rule (\w+):", path.read_text(), flags=re.M))
+        names |= set(re.findall(r"^ *rule (\w+):", path.read_text(), flags=re.M))  # also rules under if
     return names
 
 
@@ -144,7 +145,7 @@ def _argument(argv, option):
 
 def test_stub_run_executes_every_job_once(completed_stub_run):
     _, calls = completed_stub_run
-    counts = Counter(call["command"] for call in calls)
+    counts = Counter(call["command"].replace("-", "_") for call in calls)  # command train-null: rule train_null
     assert counts == expected_job_counts(load_config("test.yaml"))
 
 
@@ -197,18 +198,25 @@ def test_nothing_to_do_after_a_complete_run(stub_run):
     assert dry_run(stub_run) == []
 
 
+def per_size(config, n_sizes=None, n_scenarios=1) -> Counter:
+    """Jobs that depend on one (scenario, L): audit, K networks, the null models, their predictions."""
+    n = (n_sizes or len(config["sizes"])) * n_scenarios
+    K = config["network"]["n_networks"]
+    return Counter(audit=n, train=n * K, predict=n * K, train_null=n, predict_null=n)
+
+
 def test_changed_scenario_reruns_only_that_scenario(stub_run):
     config = load_config("test.yaml")
     config["scenarios"]["label_noise_1pct"]["label_noise"] = 0.02
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(audit=3, train=3, predict=3, analyze=1, summary=1)
+    assert by_rule(jobs) == per_size(config) + Counter(analyze=1, summary=1)
     for job in jobs:
         if job.rule != "summary":
             assert job.wildcards["scenario"] == "label_noise_1pct", job
         if job.rule == "audit":
             assert "Params have changed" in job.reason, job.reason
-        if job.rule == "train":
+        if job.rule in ("train", "train_null"):
             assert ("Params have changed" in job.reason
                     or "results/audit/label_noise_1pct/" in job.reason), job.reason
 
@@ -218,7 +226,7 @@ def test_changed_scenario_sweep_fraction_reruns_that_scenario_and_its_new_data(s
     config["scenarios"]["underthermalized_50pct"]["sweep_fraction"] = 0.25
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(simulate=6, merge=3, audit=3, train=3, predict=3, analyze=1, summary=1)
+    assert by_rule(jobs) == per_size(config) + Counter(simulate=6, merge=3, analyze=1, summary=1)
     for job in jobs:
         if job.rule in ("simulate", "merge"):
             assert (job.wildcards["disorder"], job.wildcards["sweep_fraction"]) == ("gaussian", "0.25")
@@ -231,7 +239,7 @@ def test_added_scenario_runs_only_its_own_jobs(stub_run):
     config["scenarios"]["label_noise_5pct"] = {"label_noise": 0.05, "sweep_fraction": 1.0}
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(audit=3, train=3, predict=3, analyze=1, summary=1)
+    assert by_rule(jobs) == per_size(config) + Counter(analyze=1, summary=1)
     for job in jobs:
         if job.rule != "summary":
             assert job.wildcards["scenario"] == "label_noise_5pct", job
@@ -243,7 +251,7 @@ def test_added_scenario_with_new_sweep_fraction_simulates_only_that_fraction(stu
     config["scenarios"]["underthermalized_25pct"] = {"label_noise": 0.0, "sweep_fraction": 0.25}
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(simulate=6, merge=3, audit=3, train=3, predict=3, analyze=1, summary=1)
+    assert by_rule(jobs) == per_size(config) + Counter(simulate=6, merge=3, analyze=1, summary=1)
     for job in jobs:
         if job.rule in ("simulate", "merge"):
             assert job.wildcards["disorder"] == "gaussian"
@@ -261,10 +269,10 @@ def test_added_size_reruns_what_depends_on_it(stub_run):
     jobs = dry_run(stub_run)
     n_scenarios = len(config["scenarios"])
     # gaussian at 2 sweep fractions + bimodal, 2 batches each
-    assert by_rule(jobs) == Counter(simulate=6, merge=3, audit=n_scenarios, train=n_scenarios, predict=n_scenarios,
-                                    analyze=n_scenarios, conventional=1, summary=1)
+    assert by_rule(jobs) == per_size(config, 1, n_scenarios) + Counter(
+        simulate=6, merge=3, analyze=n_scenarios, conventional=1, summary=1)
     for job in jobs:
-        if job.rule in ("simulate", "merge", "audit", "train", "predict"):
+        if job.rule in ("simulate", "merge", "audit", "train", "predict", "train_null", "predict_null"):
             assert job.wildcards["L"] == "10", job
 
 
@@ -274,23 +282,95 @@ def test_changed_simulation_of_one_size_reruns_that_size_only(stub_run):
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
     n_scenarios = len(config["scenarios"])
-    assert by_rule(jobs) == Counter(simulate=4, merge=2, audit=n_scenarios, train=n_scenarios, predict=n_scenarios,
-                                    analyze=n_scenarios, summary=1)
+    assert by_rule(jobs) == per_size(config, 1, n_scenarios) + Counter(
+        simulate=4, merge=2, analyze=n_scenarios, summary=1)
     for job in jobs:
-        if job.rule in ("simulate", "merge", "audit", "train", "predict"):
+        if job.rule in ("simulate", "merge", "audit", "train", "predict", "train_null", "predict_null"):
             assert job.wildcards["L"] == "6", job
         if job.rule == "simulate":
             assert job.wildcards["disorder"] == "gaussian"
             assert "Params have changed" in job.reason, job.reason
 
 
-def test_changed_network_setting_retrains_everything_but_simulates_nothing(stub_run):
+def test_changed_network_setting_retrains_every_network_but_nothing_else(stub_run):
     config = load_config("test.yaml")
     config["network"]["iterations"] += 1
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    n = len(config["scenarios"]) * len(config["sizes"])
+    n = len(config["scenarios"]) * len(config["sizes"]) * config["network"]["n_networks"]
     assert by_rule(jobs) == Counter(train=n, predict=n, analyze=len(config["scenarios"]), summary=1)
+
+
+def test_a_setting_the_null_models_share_refits_them_too(stub_run):
+    config = load_config("test.yaml")
+    config["network"]["balance_classes"] = False
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    n = len(config["scenarios"]) * len(config["sizes"])
+    K = config["network"]["n_networks"]
+    assert by_rule(jobs) == Counter(train=n * K, predict=n * K, train_null=n, predict_null=n,
+                                    analyze=len(config["scenarios"]), summary=1)
+
+
+def test_added_networks_train_only_the_new_networks(stub_run):
+    """Raising network.n_networks adds the new networks' train and predict jobs; no existing
+    network, null model, audit or simulation reruns (K is only recorded in prediction files)."""
+    config = load_config("test.yaml")
+    K = config["network"]["n_networks"]
+    config["network"]["n_networks"] = K + 2
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    n = len(config["scenarios"]) * len(config["sizes"])
+    assert by_rule(jobs) == Counter(train=2 * n, predict=2 * n, analyze=len(config["scenarios"]), summary=1)
+    assert {int(job.wildcards["k"]) for job in jobs if job.rule in ("train", "predict")} == {K, K + 1}
+    for job in jobs:
+        assert "Params have changed" not in job.reason, job
+
+
+def test_changed_null_models_refit_only_the_null_models(stub_run):
+    config = load_config("test.yaml")
+    config["null_models"] = ["ql", "q2"]
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    n = len(config["scenarios"]) * len(config["sizes"])
+    assert by_rule(jobs) == Counter(train_null=n, predict_null=n, analyze=len(config["scenarios"]), summary=1)
+    config["null_models"] = []
+    write_config(stub_run, config)
+    jobs = dry_run(stub_run)
+    assert by_rule(jobs) == Counter(analyze=len(config["scenarios"]), summary=1)  # fewer inputs
+
+
+def test_networks_fan_out_with_their_index_and_the_configured_settings(completed_stub_run, monkeypatch):
+    """Each train job passes its network index, and its command line builds exactly the
+    TrainingConfig the configuration check builds for the scenario; null jobs get network 0's
+    label settings and every configured null model."""
+    from sgpoison.cli import build_parser
+    from sgpoison.cli._common import settings_from
+    from sgpoison.config import job_settings, validate_config
+    from builders import CONFIG_SCHEMA
+
+    workdir, calls = completed_stub_run
+    monkeypatch.chdir(workdir)  # the commands' input files are relative to it
+    config = validate_config(load_config("test.yaml"), CONFIG_SCHEMA)
+    expected = job_settings(config)
+    networks = set()
+    for call in calls:
+        if call["command"] in ("train", "train-null"):
+            args = build_parser().parse_args([call["command"], *call["argv"]])
+            settings = settings_from(args.settings, args)
+            scenario = settings.scenario
+            if call["command"] == "train":
+                networks.add((scenario, args.L, settings.network_index))
+                reference = dataclasses.replace(expected["training"][scenario],
+                                                network_index=settings.network_index, threads=settings.threads)
+            else:
+                reference = expected["null"][scenario]
+                assert len(args.out) == len(config["null_models"])
+            assert settings == reference, call
+        if call["command"] == "predict":
+            assert int(_argument(call["argv"], "--n-networks")) == config["network"]["n_networks"]
+    assert networks == {(s, L, k) for s in config["scenarios"] for L in config["sizes"]
+                        for k in range(config["network"]["n_networks"])}
 
 
 def test_audit_policy_refuse_stops_only_the_failing_scenario(tmp_path):
@@ -317,7 +397,8 @@ def test_more_instances_add_only_new_batches(stub_run):
     config["simulation"]["bimodal"][0]["n_instances"] += config["simulation"]["batch_size"]
     write_config(stub_run, config)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(simulate=1, merge=1, predict=3, analyze=3, conventional=1,
+    K = config["network"]["n_networks"]
+    assert by_rule(jobs) == Counter(simulate=1, merge=1, predict=3 * K, predict_null=3, analyze=3, conventional=1,
                                     summary=1)
     simulate = next(job for job in jobs if job.rule == "simulate")
     assert simulate.wildcards == {"disorder": "bimodal", "L": "4", "sweep_fraction": "1.0",

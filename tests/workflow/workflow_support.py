@@ -21,7 +21,8 @@ from builders import load_config  # noqa: F401 (used by the workflow tests)
 REPO = Path(__file__).resolve().parents[2]
 #: what a workflow run needs, copied into a scratch directory per test
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles", "envs")
-COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary")
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "train-null", "predict-null", "analyze",
+            "conventional", "summary")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -83,7 +84,11 @@ def expected_job_counts(config: dict) -> Counter:
         for L in sizes:
             counts["simulate"] += n_fractions * math.ceil(rows[L]["n_instances"] / batch_size)
             counts["merge"] += n_fractions
-    counts["audit"] = counts["train"] = counts["predict"] = len(sizes) * len(scenarios)
+    counts["audit"] = len(sizes) * len(scenarios)
+    n_networks = config["network"].get("n_networks", 1)
+    counts["train"] = counts["predict"] = len(sizes) * len(scenarios) * n_networks
+    if config.get("null_models", ["ql", "q2", "q2_ql"]):  # one job fits (predicts) every null model
+        counts["train_null"] = counts["predict_null"] = len(sizes) * len(scenarios)
     counts["analyze"] = len(scenarios)
     counts["conventional"] = counts["summary"] = 1
     return counts
@@ -156,12 +161,15 @@ _STUB = '''#!{python}
 """Stand-in for `sgpoison`: writes every output named on the command line (docs/cli.md)."""
 import json, os, sys
 command, args = sys.argv[1], sys.argv[2:]
-values = {{}}
+values, lists = {{}}, {{}}
 for i, arg in enumerate(args):
     if arg.startswith("--") and i + 1 < len(args) and not args[i + 1].startswith("--"):
         values[arg] = args[i + 1]
+        following = args[i + 1:]
+        stop = next((j for j, a in enumerate(following) if a.startswith("--")), len(following))
+        lists[arg] = following[:stop]
 record = json.dumps({{"command": command, "argv": args}})
-files = [values[k] for k in ("--out", "--history", "--metadata") if k in values]
+files = [path for k in ("--out", "--history", "--metadata") for path in lists.get(k, [])]
 directory_outputs = {{
     "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf"),
     "conventional": ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf"),
@@ -247,28 +255,39 @@ def validate_outputs(workdir: Path, config: dict) -> None:
                     for key in provenance:
                         assert key in ds.attrs, f"{path}: no {key} attribute"
 
+    n_networks = config["network"].get("n_networks", 1)
+    nulls = config.get("null_models", ["ql", "q2", "q2_ql"])
     for scenario in scenarios:
         for L in sizes:
             model_dir = results / "models" / scenario / f"L{L}"
-            assert (model_dir / "model.keras").stat().st_size > 0
-            assert (model_dir / "history.csv").stat().st_size > 0
-            metadata = json.loads((model_dir / "model.json").read_text())
-            text = json.dumps(metadata)
-            assert scenario in text, f"{model_dir}/model.json does not name scenario {scenario}"
-            for key in ("sgpoison_version", "git_commit"):
-                assert key in text, f"{model_dir}/model.json has no {key}"
-            path = results / "predictions" / scenario / f"L{L}.nc"
-            with xr.open_dataset(path) as ds:
-                assert ds.attrs["format"] == "sgpoison-prediction", path
-                assert ds.attrs["scenario"] == scenario, path
-                label_noise = config["scenarios"][scenario]["label_noise"]
-                assert float(ds.attrs["label_noise"]) == label_noise, path
-                assert float(ds.attrs["training_sweep_fraction"]) == float(
-                    config["scenarios"][scenario]["sweep_fraction"]), path
-                p = ds["p"].values
-                assert ((p >= 0) & (p <= 1)).all(), f"{path}: p outside [0, 1]"
-                for key in provenance:
-                    assert key in ds.attrs, f"{path}: no {key} attribute"
+            names = [f"cnn{k}" for k in range(n_networks)] + [f"null_{obs}" for obs in nulls]
+            for name in names:
+                if name.startswith("cnn"):
+                    assert (model_dir / f"{name}.keras").stat().st_size > 0
+                    assert (model_dir / f"{name}.history.csv").stat().st_size > 0
+                metadata = json.loads((model_dir / f"{name}.json").read_text())
+                assert metadata["scenario"] == scenario, f"{model_dir}/{name}.json: scenario"
+                assert metadata["classifier"] == ("cnn" if name.startswith("cnn") else name), name
+                assert metadata["network_index"] == (int(name[3:]) if name.startswith("cnn") else 0)
+                assert metadata["device"], f"{model_dir}/{name}.json records no device"
+                for key in ("sgpoison_version", "git_commit"):
+                    assert key in metadata["provenance"], f"{model_dir}/{name}.json has no {key}"
+                path = results / "predictions" / scenario / f"L{L}" / f"{name}.nc"
+                with xr.open_dataset(path) as ds:
+                    assert ds.attrs["format"] == "sgpoison-prediction" and ds.attrs["format_version"] == 2, path
+                    assert ds.attrs["scenario"] == scenario, path
+                    assert ds.attrs["classifier"] == metadata["classifier"], path
+                    assert ds.attrs["network_index"] == metadata["network_index"], path
+                    assert ds.attrs["n_networks"] == (n_networks if name.startswith("cnn") else 1), path
+                    label_noise = config["scenarios"][scenario]["label_noise"]
+                    assert float(ds.attrs["label_noise"]) == label_noise, path
+                    assert float(ds.attrs["training_sweep_fraction"]) == float(
+                        config["scenarios"][scenario]["sweep_fraction"]), path
+                    assert ds.attrs["settings_sha256"] == metadata["settings_sha256"], path
+                    p = ds["p"].values
+                    assert ((p >= 0) & (p <= 1)).all(), f"{path}: p outside [0, 1]"
+                    for key in provenance:
+                        assert key in ds.attrs, f"{path}: no {key} attribute"
         analysis = results / "analysis" / scenario
         json.loads((analysis / "estimates.json").read_text())
         for name in ("estimates.nc", "fig1.png", "fig1.pdf"):
@@ -295,6 +314,8 @@ def validate_outputs(workdir: Path, config: dict) -> None:
         if config["scenarios"][scenario]["label_noise"] > 0:  # flipped labels contradict T
             assert verdicts[scenario] == "fail", scenario
 
-    for stage in ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary"):
+    stages = ["simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary"]
+    stages += ["train_null", "predict_null"] if nulls else []
+    for stage in stages:
         assert list((workdir / "logs" / stage).rglob("*.log")), f"no logs of {stage}"
         assert list((results / "benchmarks" / stage).rglob("*.tsv")), f"no benchmarks of {stage}"

@@ -10,6 +10,7 @@ import re
 
 from sgpoison.config import (
     BIMODAL_SWEEP_FRACTION,
+    NETWORK_TRAINING_KEYS,
     batch_instances,
     rule_entry,
     rule_settings,
@@ -21,6 +22,7 @@ from sgpoison.io.jsonio import to_json
 from sgpoison.io.provenance import code_parameter
 from sgpoison.mc import cost
 from sgpoison.mc.disorder import DISORDERS
+from sgpoison.ml.settings import NULL_OBSERVABLES
 
 # ------------------------------------------------------------------------------------------
 # output paths (all below results/), each spelled once
@@ -38,12 +40,15 @@ CHECKPOINT = (
 )
 #: audit report of one training set (scenario, L)
 AUDIT_REPORT = "results/audit/{scenario}/L{L}.json"
-#: one network per (scenario, L): model, history, metadata
-MODEL = "results/models/{scenario}/L{L}/model.keras"
-MODEL_HISTORY = "results/models/{scenario}/L{L}/history.csv"
-MODEL_METADATA = "results/models/{scenario}/L{L}/model.json"
-#: p(T) of the bimodal data of size L
-PREDICTION = "results/predictions/{scenario}/L{L}.nc"
+#: network k of the ensemble of (scenario, L): model, history, metadata
+MODEL = "results/models/{scenario}/L{L}/cnn{k}.keras"
+MODEL_HISTORY = "results/models/{scenario}/L{L}/cnn{k}.history.csv"
+MODEL_METADATA = "results/models/{scenario}/L{L}/cnn{k}.json"
+#: null model of (scenario, L) on the observables ql, q2 or q2_ql
+NULL_MODEL = "results/models/{scenario}/L{L}/null_{observables}.json"
+#: p(T) of the bimodal data of size L by network k, and by a null model
+PREDICTION = "results/predictions/{scenario}/L{L}/cnn{k}.nc"
+NULL_PREDICTION = "results/predictions/{scenario}/L{L}/null_{observables}.nc"
 #: finite-size scaling of one scenario
 ANALYSIS_ESTIMATES = "results/analysis/{scenario}/estimates.json"
 ANALYSIS_TABLE = "results/analysis/{scenario}/estimates.nc"
@@ -244,9 +249,81 @@ def get_bimodal_files(wildcards):
     )
 
 
+def get_n_networks():
+    """K, networks per (scenario, L)."""
+    return int(config["network"]["n_networks"])
+
+
+def get_null_observables():
+    """The null models of the study (config null_models), in config order; may be empty."""
+    return list(config["null_models"])
+
+
 def get_prediction_files(wildcards):
-    """Predictions of one scenario for all sizes, increasing L."""
-    return expand(PREDICTION, scenario=wildcards.scenario, L=get_sizes())
+    """Predictions of one scenario by every classifier, increasing L: per L the networks
+    cnn0 .. cnn{K-1}, then the null models in config order."""
+    files = []
+    for L in get_sizes():
+        files += expand(
+            PREDICTION, scenario=wildcards.scenario, L=L, k=range(get_n_networks())
+        )
+        files += expand(
+            NULL_PREDICTION,
+            scenario=wildcards.scenario,
+            L=L,
+            observables=get_null_observables(),
+        )
+    return files
+
+
+def get_null_model_files(wildcards):
+    """The null models of one (scenario, L), in config order (as predict_null's outputs)."""
+    return expand(
+        NULL_MODEL,
+        scenario=wildcards.scenario,
+        L=wildcards.L,
+        observables=get_null_observables(),
+    )
+
+
+def get_network_options(wildcards):
+    """The network settings of ``sgpoison train``, from config network (defaults filled in):
+    '--iterations N ... --[no-]symmetrize ...'; unset values (null) are left out. The options
+    are named after the keys, so a new key of NETWORK_TRAINING_KEYS needs an option of the
+    same name (tests/workflow checks that the command accepts them)."""
+    return _options(NETWORK_TRAINING_KEYS + ("balance_classes", "bootstrap_instances"))
+
+
+def get_null_options(wildcards):
+    """The settings the null models share with the networks ('--[no-]balance-classes ...')."""
+    return _options(("balance_classes", "bootstrap_instances"))
+
+
+def _options(keys):
+    options = []
+    for key in keys:
+        value = config["network"][key]
+        name = key.replace("_", "-")
+        if isinstance(value, bool):
+            options.append(f"--{name}" if value else f"--no-{name}")
+        elif value is not None:
+            options.append(f"--{name} {value}")
+    return " ".join(options)
+
+
+def get_gpu_request(wildcards, resources):
+    """Whether the job asks for a GPU (resources gpu > 0 or gres naming a gpu, as set by
+    profiles/slurm-gpu). A function of the resources, so not a rerun trigger."""
+    gpus = str(resources.get("gpu", 0) or 0)
+    return gpus not in ("0", "") or "gpu" in str(resources.get("gres", "") or "")
+
+
+def get_network_conda_env(wildcards, params):
+    """The conda environment of train/predict: envs/network-gpu.yaml (CUDA build of TensorFlow)
+    when the job asks for a GPU (params.gpu, get_gpu_request), else envs/network.yaml.
+    """
+    name = "network-gpu" if params.gpu else "network"
+    return f"../../envs/{name}.yaml"
 
 
 def get_scenario_estimates(wildcards):
@@ -297,4 +374,6 @@ wildcard_constraints:
     L=r"[0-9]+",
     sweep_fraction=r"[0-9]+\.[0-9]+",
     batch=r"[0-9]+",
+    k=r"[0-9]+",
+    observables="|".join(NULL_OBSERVABLES),
     scenario="|".join(re.escape(name) for name in config["scenarios"]),

@@ -1,6 +1,9 @@
-# One convolutional network per (L, scenario), trained on Gaussian overlaps at the scenario's
-# sweep fraction with the scenario's label noise. Scenario settings enter as params, so a
-# changed scenario reruns its own training (and what depends on it) only.
+# The networks of (L, scenario): K = network.n_networks ensemble members cnn{k}, one job each,
+# trained on the Gaussian overlaps at the scenario's sweep fraction with the scenario's label
+# noise. Network k of size L takes its seeds from (network.seed, L, k), the same in every
+# scenario. The null models (config null_models) are fitted on network 0's training set, all of
+# one (L, scenario) in one job. Scenario and network settings enter as params, so a changed
+# scenario reruns its own training (and what depends on it) only; raising K adds jobs only.
 
 
 rule train:
@@ -14,29 +17,57 @@ rule train:
         history=MODEL_HISTORY,
         metadata=MODEL_METADATA,
     log:
-        "logs/train/{scenario}/L{L}.log",
+        "logs/train/{scenario}/L{L}/cnn{k}.log",
     benchmark:
-        "results/benchmarks/train/{scenario}/L{L}.tsv"
+        "results/benchmarks/train/{scenario}/L{L}/cnn{k}.tsv"
     conda:
-        "../../envs/network.yaml"
+        get_network_conda_env
     params:
         label_noise=get_value("scenario.label_noise"),
         t_label=get_value("network.t_label"),
-        iterations=get_value("network.iterations"),
-        batch_size=get_value("network.batch_size"),
-        learning_rate=get_value("network.learning_rate"),
-        padding=get_value("network.padding"),
         validation_fraction=get_value("network.validation_fraction"),
         seed=get_value("network.seed"),
-        deterministic=get_flag("network.deterministic", "--deterministic", ""),
+        options=get_network_options,
+        gpu=get_gpu_request,
         settings=get_settings("train"),
         code=get_code("train"),
     shell:
         "sgpoison train --data {input.data} --out {output.model}"
         " --history {output.history} --metadata {output.metadata}"
-        " --L {wildcards.L} --scenario {wildcards.scenario}"
+        " --L {wildcards.L} --scenario {wildcards.scenario} --network-index {wildcards.k}"
         " --label-noise {params.label_noise} --t-label {params.t_label}"
-        " --seed {params.seed} --iterations {params.iterations}"
-        " --batch-size {params.batch_size} --learning-rate {params.learning_rate}"
-        " --padding {params.padding} --validation-fraction {params.validation_fraction}"
-        " --threads {threads} {params.deterministic} > {log} 2>&1"
+        " --seed {params.seed} --validation-fraction {params.validation_fraction}"
+        " {params.options} --threads {threads} > {log} 2>&1"
+
+
+if get_null_observables():
+
+    rule train_null:
+        input:
+            data=get_training_data,
+            audit=AUDIT_REPORT,
+        output:
+            models=expand(
+                NULL_MODEL, observables=get_null_observables(), allow_missing=True
+            ),
+        log:
+            "logs/train_null/{scenario}/L{L}.log",
+        benchmark:
+            "results/benchmarks/train_null/{scenario}/L{L}.tsv"
+        conda:
+            "../../envs/network.yaml"
+        params:
+            observables=get_null_observables(),
+            label_noise=get_value("scenario.label_noise"),
+            t_label=get_value("network.t_label"),
+            validation_fraction=get_value("network.validation_fraction"),
+            seed=get_value("network.seed"),
+            options=get_null_options,
+            settings=get_settings("train_null"),
+            code=get_code("train_null"),
+        shell:
+            "sgpoison train-null --data {input.data} --observables {params.observables}"
+            " --out {output.models} --L {wildcards.L} --scenario {wildcards.scenario}"
+            " --label-noise {params.label_noise} --t-label {params.t_label}"
+            " --seed {params.seed} --validation-fraction {params.validation_fraction}"
+            " {params.options} > {log} 2>&1"

@@ -33,15 +33,21 @@ AUDIT_FORMAT_VERSION = 1
 #: exit status of ``sgpoison audit --policy refuse`` for a failing training set
 REFUSE_EXIT_CODE = 3
 
+#: the ensemble member whose labels are audited (the null models train on the same set)
+AUDITED_NETWORK = 0
+
 
 def audit_training_set(path: str | os.PathLike, config: AuditConfig = AuditConfig(),
                        scenario: str | None = None, expected_L: int | None = None) -> dict:
     """Audit one training file as the training would use it; return the JSON-able report.
 
-    The labels are rebuilt exactly as ``sgpoison train`` builds them
+    The labels are rebuilt exactly as ``sgpoison train`` builds them for network 0
     (:func:`sgpoison.ml.labels.prepare_training_set` with the same ``t_label``,
-    ``label_noise``, ``seed`` and ``validation_fraction``), so a poisoned label
-    vector is audited as it would be trained on.
+    ``label_noise``, ``seed`` and ``validation_fraction`` and network index 0; the null models
+    train on the same set), so a poisoned label vector is audited as it would be trained on.
+    The report records the SHA-256 of the labels (``labels.source.labels_sha256``), which
+    equals the ``labels_sha256`` of network 0's model metadata (without a bootstrap resample of
+    the training instances, which the audit does not draw).
 
     Parameters
     ----------
@@ -82,16 +88,17 @@ def audit_training_set(path: str | os.PathLike, config: AuditConfig = AuditConfi
             seed=config.bootstrap_seed, swap_floor=config.swap_floor)
     label_source = {"function": f"{prepare_training_set.__module__}.{prepare_training_set.__qualname__}",
                     "t_label": config.t_label, "label_noise": config.label_noise, "seed": config.seed,
-                    "validation_fraction": config.validation_fraction}
+                    "validation_fraction": config.validation_fraction, "network_index": AUDITED_NETWORK}
     try:
-        tset = prepare_training_set(path, config)
+        tset = prepare_training_set(path, config, network_index=AUDITED_NETWORK)
     except SettingsError as exc:
         labels = {"verdict": "fail", "failing_checks": [f"labels.classes: {exc}"],
                   "checks": {"classes": False}, "source": label_source}
     else:
         labels = audit_labels(path, tset.train_positions, tset.labels, temperatures, config)
         label_source.update(n_training_instances=int(len(tset.train_positions)),
-                            n_labels=int(tset.labels.size), realised_flips=tset.realised_flips)
+                            n_labels=int(tset.labels.size), realised_flips=tset.realised_flips,
+                            labels_sha256=tset.labels_sha256(), seeds=tset.seeds)
         labels["source"] = label_source
     failing = thermalization["failing_checks"] + labels["failing_checks"]
     parameters = dataclasses.asdict(config) | {"data": str(path), "scenario": scenario}

@@ -34,9 +34,9 @@ import sys
 
 from sgpoison import __version__
 
-#: command modules, in the order they appear in ``--help``
-COMMANDS = ("simulate", "merge", "audit", "train", "predict", "analyze", "conventional", "summary",
-            "provenance")
+#: command modules, in the order they appear in ``--help`` (module ``train_null``: command ``train-null``)
+COMMANDS = ("simulate", "merge", "audit", "train", "predict", "train_null", "predict_null", "analyze",
+            "conventional", "summary", "provenance")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -217,6 +217,28 @@ def add_setting(parser, settings: type[Settings], name: str, *flags: str, help: 
     return parser.add_argument(*flags, dest=name, required=required, help=text, **kwargs)
 
 
+def add_switch(parser, settings: type[Settings], name: str, flag: str, help: str) -> argparse.Action:
+    """Add ``--flag`` / ``--no-flag`` for the boolean field ``name`` of ``settings`` (its default
+    from the field), ``dest`` the field name."""
+    default = settings.default(name)
+    return parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=default,
+                               help=f"{help} (default: {'on' if default else 'off'})")
+
+
+def add_classifier_options(parser, settings: type[Settings]) -> None:
+    """``--balance-classes --bootstrap-instances`` (``train`` and ``train-null``: both must agree).
+
+    ``settings``: the command's settings class, a subclass of
+    :class:`sgpoison.ml.settings.ClassifierSettings` (passed in, not imported here: see
+    :func:`add_label_options`).
+    """
+    group = parser.add_argument_group("classifier family (the same for 'sgpoison train' and 'sgpoison train-null')")
+    add_switch(group, settings, "balance_classes", "--balance-classes",
+               help="weight the loss by class frequency, w_c = n / (2 n_c)")
+    add_switch(group, settings, "bootstrap_instances", "--bootstrap-instances",
+               help="train on a bootstrap resample of the training instances (seeded per network)")
+
+
 def add_label_options(parser, settings: type[Settings]) -> None:
     """``--t-label --label-noise --seed --validation-fraction`` (``train`` and ``audit``).
 

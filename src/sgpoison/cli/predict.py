@@ -16,10 +16,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "predict",
         help="apply a trained CNN to a (bimodal) simulation file: p(instance, temperature)",
-        description="For every instance and temperature: p = mean softmax probability of label 1 "
-                    "(T > t_label) over the snapshots, fraction_high = fraction of snapshots "
-                    "classified as label 1. Writes a sgpoison-prediction NetCDF file atomically. "
-                    "See docs/network.md.",
+        description="For every instance and temperature: p = mean probability of label 1 "
+                    "(T > t_label) over the snapshots (sign-symmetrised if the network was trained so), "
+                    "fraction_high = fraction of snapshots classified as label 1. Writes a "
+                    "sgpoison-prediction NetCDF file (format version 2) atomically. See docs/network.md.",
     )
     p.add_argument("--model", required=True, type=input_file, help="model written by 'sgpoison train' (.keras)")
     p.add_argument("--data", required=True, type=input_file, help="simulation NetCDF file (same L as the model)")

@@ -28,9 +28,10 @@ from sgpoison.io.provenance import provenance
 FORMAT_NAME = "sgpoison-simulation"
 FORMAT_VERSION = 1
 
-#: prediction files (written by sgpoison.ml.predict, read by sgpoison.fss.predictions)
+#: prediction files (written by sgpoison.ml.predict and sgpoison.ml.null, read by
+#: sgpoison.fss.predictions); version 2 names the classifier (CNN ensemble member or null model)
 PREDICTION_FORMAT = "sgpoison-prediction"
-PREDICTION_FORMAT_VERSION = 1
+PREDICTION_FORMAT_VERSION = 2
 
 #: variable name -> dimensions, for simulation files
 SIMULATION_VARIABLES: dict[str, tuple[str, ...]] = {

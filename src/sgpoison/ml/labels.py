@@ -9,12 +9,16 @@ validation parts is by disorder instance; the validation part keeps the *clean* 
 The other poisoning, under-thermalised data, is a property of the simulation file
 (attribute ``sweep_fraction``), recorded with the labels.
 
-Every random stream of a training run derives from one seed (:func:`derive_seeds`).
+Every random stream of a training run derives from the root seed, the lattice size L and the
+network index k (:func:`derive_seeds`); the same (L, k) gives the same streams in every
+scenario on purpose (paired comparisons). :func:`training_set` is the training set of network k
+(optionally a bootstrap resample of its instances); the null models and the audit use k = 0.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -22,12 +26,14 @@ import numpy as np
 
 from sgpoison.errors import DataFormatError, SettingsError
 from sgpoison.io.formats import overlap_layout
-from sgpoison.ml.settings import LabelSettings
+from sgpoison.ml.settings import ClassifierSettings, LabelSettings
 
 
 
-#: roles of the independent random streams derived from the one user seed
-SEED_ROLES = ("split", "label_noise", "block_order", "shuffle", "validation_subset", "keras")
+#: roles of the independent random streams of one network, in the order of their spawn key's
+#: last entry (never reorder: it would change every network's streams)
+SEED_ROLES = ("split", "label_noise", "block_order", "shuffle", "validation_subset", "keras",
+              "augmentation", "bootstrap_instances")
 
 
 @dataclasses.dataclass
@@ -53,6 +59,13 @@ class TrainingSet:
         Which training labels were flipped; ``labels = clean XOR flips``.
     attrs : dict
         Attributes of the file (``sweep_fraction``, ``disorder``, ...).
+    network_index : int
+        k, the network whose streams made the split and the flips.
+    seeds : dict of str to int
+        :func:`derive_seeds` of (root seed, L, k).
+    resampled : bool
+        ``train_positions`` (with ``labels`` and ``flips``) is a bootstrap resample
+        (:meth:`bootstrap_resample`): positions may repeat.
     """
 
     path: Path
@@ -66,6 +79,9 @@ class TrainingSet:
     labels: np.ndarray
     flips: np.ndarray
     attrs: dict
+    network_index: int = 0
+    seeds: dict = dataclasses.field(default_factory=dict)
+    resampled: bool = False
 
     @property
     def clean_labels(self) -> np.ndarray:
@@ -82,6 +98,29 @@ class TrainingSet:
     def realised_flips(self) -> int:
         """Number of training labels flipped by label noise."""
         return int(self.flips.sum())
+
+    def labels_sha256(self) -> str:
+        """SHA-256 of the training positions (int64) followed by the labels (int8, C order):
+        equal iff two training sets train on the same labels of the same instances."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.train_positions, dtype=np.int64).tobytes())
+        digest.update(np.ascontiguousarray(self.labels, dtype=np.int8).tobytes())
+        return digest.hexdigest()
+
+    def class_counts(self) -> dict[int, int]:
+        """Number of training labels of class 0 and of class 1 (after label noise)."""
+        n1 = int(np.count_nonzero(self.labels))
+        return {0: int(self.labels.size) - n1, 1: n1}
+
+    def bootstrap_resample(self, seed: int) -> "TrainingSet":
+        """The same set with its training instances resampled with replacement.
+
+        ``n_train`` draws of ``numpy.random.default_rng(seed).integers(n_train)``, sorted (for
+        reading the file in order); the labels and flips of an instance travel with it.
+        """
+        n = len(self.train_positions)
+        draw = np.sort(np.random.default_rng(seed).integers(0, n, size=n))
+        return dataclasses.replace(self, train_positions=self.train_positions[draw],
+                                   labels=self.labels[draw], flips=self.flips[draw], resampled=True)
 
 
 def check_label_noise(rho: float) -> float:
@@ -127,21 +166,24 @@ def phase_labels(temperatures: np.ndarray, t_label: float) -> np.ndarray:
     return labels
 
 
-def derive_seeds(seed: int) -> dict[str, int]:
-    """Independent seeds for each random stream of a training run.
+def derive_seeds(seed: int, L: int, network_index: int = 0) -> dict[str, int]:
+    """Independent seeds for each random stream of network ``network_index`` of size ``L``.
 
-    ``numpy.random.SeedSequence(seed, spawn_key=(k,))`` for the k-th role of
-    :data:`SEED_ROLES`, reduced to one 32-bit integer (TensorFlow and Keras
-    take plain integers).
+    The j-th role of :data:`SEED_ROLES` gets
+    ``numpy.random.SeedSequence(seed, spawn_key=(L, network_index, j))`` -- the j-th child of
+    ``SeedSequence(seed, spawn_key=(L, network_index))`` -- reduced to one 32-bit integer
+    (TensorFlow and Keras take plain integers). Streams differ between sizes and networks and
+    are the same in every scenario (design.md: paired comparisons).
 
     Returns
     -------
     dict of str to int
-        ``seed`` and one entry per role.
+        ``seed``, ``L``, ``network_index`` and one entry per role.
     """
-    seeds = {"seed": int(seed)}
-    for k, role in enumerate(SEED_ROLES):
-        seeds[role] = int(np.random.SeedSequence(int(seed), spawn_key=(k,)).generate_state(1)[0])
+    seeds = {"seed": int(seed), "L": int(L), "network_index": int(network_index)}
+    parent = np.random.SeedSequence(int(seed), spawn_key=(int(L), int(network_index)))
+    for role, child in zip(SEED_ROLES, parent.spawn(len(SEED_ROLES))):
+        seeds[role] = int(child.generate_state(1)[0])
     return seeds
 
 
@@ -209,8 +251,12 @@ def split_instances(n_instances: int, validation_fraction: float, seed: int) -> 
     return np.sort(order[n_val:]).astype(np.int64), np.sort(order[:n_val]).astype(np.int64)
 
 
-def prepare_training_set(path: str | os.PathLike, config: LabelSettings) -> TrainingSet:
-    """Open a simulation file, split it by instance and draw the (noisy) labels.
+def prepare_training_set(path: str | os.PathLike, config: LabelSettings,
+                         network_index: int = 0) -> TrainingSet:
+    """Open a simulation file, split it by instance and draw the (noisy) labels of network k.
+
+    The split and the flips come from the ``split`` and ``label_noise`` streams of
+    :func:`derive_seeds` (``config.seed``, L of the file, ``network_index``).
 
     Parameters
     ----------
@@ -219,6 +265,8 @@ def prepare_training_set(path: str | os.PathLike, config: LabelSettings) -> Trai
     config : LabelSettings
         ``t_label``, ``label_noise``, ``seed`` and ``validation_fraction`` (a
         :class:`~sgpoison.ml.settings.TrainingConfig` or an audit's settings).
+    network_index : int
+        k; the audit and the null models use 0.
 
     Raises
     ------
@@ -229,9 +277,9 @@ def prepare_training_set(path: str | os.PathLike, config: LabelSettings) -> Trai
         Empty class (``--t-label``) or no training instance (``--validation-fraction``).
     """
     path = Path(path)
-    seeds = derive_seeds(config.seed)
     layout = overlap_layout(path)
     attrs, L, temperatures = layout.attrs, layout.L, layout.temperatures
+    seeds = derive_seeds(config.seed, L, network_index)
     instances, n_snapshots = layout.instances, layout.n_snapshots
     if "sweep_fraction" not in attrs:
         raise DataFormatError(f"{path}: missing attribute 'sweep_fraction'")
@@ -242,4 +290,44 @@ def prepare_training_set(path: str | os.PathLike, config: LabelSettings) -> Trai
     clean = np.broadcast_to(temperature_labels[None, :, None], shape)
     labels = (clean ^ flips).astype(np.int8)
     return TrainingSet(path, L, n_snapshots, temperatures, temperature_labels, instances,
-                       train_pos, val_pos, labels, flips, attrs)
+                       train_pos, val_pos, labels, flips, attrs, int(network_index), seeds)
+
+
+def training_set(path: str | os.PathLike, config: ClassifierSettings, network_index: int = 0) -> TrainingSet:
+    """The training set of network ``network_index``: :func:`prepare_training_set`, then, with
+    ``config.bootstrap_instances``, :meth:`TrainingSet.bootstrap_resample` with the network's
+    ``bootstrap_instances`` seed. The null models use ``network_index = 0``, so they train on
+    exactly network 0's set.
+
+    Raises
+    ------
+    As :func:`prepare_training_set`.
+    """
+    tset = prepare_training_set(path, config, network_index)
+    if config.bootstrap_instances:
+        tset = tset.bootstrap_resample(tset.seeds["bootstrap_instances"])
+    return tset
+
+
+def class_weights(counts: dict[int, int], balance: bool = True) -> dict[int, float]:
+    """Loss weight of each class: ``w_c = n / (2 n_c)`` (``balance``) or 1.
+
+    With these weights the two classes contribute equally to the loss,
+    ``sum_c n_c w_c = n`` (scikit-learn's ``class_weight="balanced"``).
+
+    Parameters
+    ----------
+    counts : dict {0: n_0, 1: n_1}
+        Labels of each class in the training set (:meth:`TrainingSet.class_counts`).
+
+    Raises
+    ------
+    SettingsError
+        If ``balance`` and a class has no label (option ``--t-label``).
+    """
+    if not balance:
+        return {0: 1.0, 1: 1.0}
+    n = counts[0] + counts[1]
+    if min(counts[0], counts[1]) == 0:
+        raise SettingsError(f"class counts {counts}: a class without labels cannot be weighted", "--t-label")
+    return {c: n / (2.0 * counts[c]) for c in (0, 1)}

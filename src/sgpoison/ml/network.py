@@ -16,12 +16,14 @@ Default architecture (Fang, Barzegar & Katzgraber 2020, Table III)::
     Dense(2), softmax
 
 compiled with Adam (learning rate 1e-4) and the sparse categorical
-cross-entropy of integer labels.
+cross-entropy of integer labels. The hidden width and the dropout are not in the paper;
+they are those of the authors' public prediction script (docs/network.md).
 
-The lattice has periodic boundaries, so besides Keras' zero ``"same"``
-padding the convolution can see the lattice as a torus: :class:`PeriodicPadding3D`
-wraps the configuration around (like ``numpy.pad(mode="wrap")``) and the
-convolution then runs with ``"valid"`` padding. The layer is registered with
+The lattice has periodic boundaries, so the convolution sees the lattice as a torus by
+default: :class:`PeriodicPadding3D` wraps the configuration around (like
+``numpy.pad(mode="wrap")``) and the convolution then runs with ``"valid"`` padding; Keras'
+zero ``"same"`` padding is an option. :func:`symmetrized_model` classifies with
+(p(q) + p(-q)) / 2, exactly invariant under the global sign flip q -> -q. The layer is registered with
 Keras (package ``"sgpoison"``), so a saved ``.keras`` model loads with
 ``keras.saving.load_model`` once :mod:`sgpoison.ml.network` has been imported.
 """
@@ -134,6 +136,8 @@ def build_model(
     dense_units: int | None = _DEFAULTS.dense_units,
     dropout: float = _DEFAULTS.dropout,
     learning_rate: float = _DEFAULTS.learning_rate,
+    mixed_precision: str = _DEFAULTS.mixed_precision,
+    jit_compile: bool = _DEFAULTS.jit_compile,
 ) -> keras.Model:
     """Build and compile the phase classifier of paper Table III for linear size ``L``.
 
@@ -154,6 +158,11 @@ def build_model(
         Dropout rate after the hidden layer (paper: 0.2), in [0, 1).
     learning_rate : float
         Adam learning rate (paper: 1e-4).
+    mixed_precision : {"float32", "mixed_bfloat16", "mixed_float16"}
+        Keras dtype policy of every layer but the softmax output, which stays float32 (as
+        Keras recommends); ``mixed_float16`` also wraps Adam in a ``LossScaleOptimizer``.
+    jit_compile : bool
+        Compile the training step with XLA.
 
     Defaults and limits are those of :class:`sgpoison.ml.settings.TrainingConfig`.
 
@@ -173,7 +182,7 @@ def build_model(
     L = check_size(L)
     for name, value in (("padding", padding), ("channels", channels), ("kernel_size", kernel_size),
                         ("strides", strides), ("dense_units", dense_units), ("dropout", dropout),
-                        ("learning_rate", learning_rate)):
+                        ("learning_rate", learning_rate), ("mixed_precision", mixed_precision)):
         TrainingConfig.check_value(name, value)
     n_out = convolution_output_size(L, padding, kernel_size, strides)
     if n_out < 1:
@@ -181,24 +190,41 @@ def build_model(
     if dense_units is None:
         dense_units = n_out**3 * channels
 
+    policy = keras.dtype_policies.DTypePolicy(mixed_precision)
     inputs = keras.Input(shape=(L, L, L, 1), dtype="float32", name="overlap")
     x = inputs
     if padding == "periodic":
-        x = PeriodicPadding3D(kernel_size // 2, name="periodic_padding")(x)
+        x = PeriodicPadding3D(kernel_size // 2, name="periodic_padding", dtype=policy)(x)
     x = keras.layers.Conv3D(
         channels, kernel_size, strides=strides, activation="relu",
-        padding="valid" if padding == "periodic" else "same", name="conv")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(int(dense_units), activation="relu", name="hidden")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(2, activation="softmax", name="phase")(x)
+        padding="valid" if padding == "periodic" else "same", name="conv", dtype=policy)(x)
+    x = keras.layers.Flatten(name="flatten", dtype=policy)(x)
+    x = keras.layers.Dense(int(dense_units), activation="relu", name="hidden", dtype=policy)(x)
+    x = keras.layers.Dropout(dropout, name="dropout", dtype=policy)(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="phase", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name=f"sgpoison_cnn_L{L}")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    if mixed_precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=bool(jit_compile))
     return model
+
+
+def symmetrized_model(model: keras.Model) -> keras.Model:
+    """The sign-symmetrised classifier ``x -> (model(x) + model(-x)) / 2`` (shares the weights).
+
+    Its output is exactly invariant under the global flip q -> -q of the overlap field
+    (up to the order of the two floating-point terms, which the sum does not depend on).
+
+    Returns
+    -------
+    keras.Model
+        Input and output shapes as ``model``; not compiled (for inference).
+    """
+    inputs = keras.Input(shape=model.input_shape[1:], dtype="float32", name="overlap")
+    outputs = (model(inputs) + model(ops.negative(inputs))) * 0.5
+    return keras.Model(inputs, outputs, name=f"{model.name}_sign_symmetrized")
 
 
 def model_lattice_size(model: keras.Model) -> int:
@@ -213,6 +239,51 @@ def model_lattice_size(model: keras.Model) -> int:
     if len(shape) != 5 or shape[4] != 1 or not (shape[1] == shape[2] == shape[3]) or shape[1] is None:
         raise ValueError(f"model input shape {shape} is not (batch, L, L, L, 1)")
     return int(shape[1])
+
+
+def compute_device() -> dict:
+    """The device TensorFlow places the network on: the first visible GPU, else the CPU.
+
+    Returns
+    -------
+    dict
+        ``type`` ("GPU" or "CPU"), ``name`` (TensorFlow's logical device, e.g.
+        ``"/device:GPU:0"``), ``model`` (the GPU's name from
+        ``tf.config.experimental.get_device_details``, or the CPU's ``model name`` from
+        /proc/cpuinfo, or ``platform.processor()``), and ``n_gpus`` visible.
+    """
+    import platform
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return {"type": "GPU", "name": tf.config.list_logical_devices("GPU")[0].name,
+                "model": str(details.get("device_name", "unknown GPU")), "n_gpus": len(gpus)}
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as stream:
+            model = next((line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")),
+                         model)
+    except OSError:
+        pass
+    return {"type": "CPU", "name": tf.config.list_logical_devices("CPU")[0].name, "model": model, "n_gpus": 0}
+
+
+def variable_device(model: keras.Model) -> str:
+    """The device holding the model's first weight (where TensorFlow runs its operations),
+    e.g. ``"/job:localhost/replica:0/task:0/device:CPU:0"``."""
+    variable = model.weights[0]
+    return str(getattr(getattr(variable, "value", variable), "device", ""))
+
+
+def device_label(device: dict, placement: str = "") -> str:
+    """One-line description of a device, e.g. ``"GPU:0 (NVIDIA A100-SXM4-40GB)"`` or
+    ``"CPU:0 (AMD EPYC 9R14)"``; the ``placement`` of a variable (:func:`variable_device`)
+    takes precedence over the device dict for the index."""
+    where = (placement or device["name"]).rsplit("device:", 1)[-1]
+    return f"{where} ({device['model']})"
 
 
 def configure_tensorflow(threads: int | None = None, deterministic: bool = False,

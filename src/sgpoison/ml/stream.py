@@ -12,7 +12,7 @@ import contextlib
 import math
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -98,8 +98,9 @@ class OverlapBlocks:
         return np.concatenate(xs), np.concatenate(ys)
 
     def batches(self, batch_size: int, shuffle_buffer: int = 10_000, order_seed: int | None = None,
-                shuffle_seed: int | None = None,
-                repeat: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                shuffle_seed: int | None = None, repeat: bool = True,
+                transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield batches ``(int8 (batch, L, L, L), int32 (batch,))`` of single snapshots.
 
         With ``shuffle_seed`` (training; needs ``repeat``) the snapshots pass
@@ -109,7 +110,9 @@ class OverlapBlocks:
         block stream, so a batch mixes many instances and temperatures. Blocks
         arrive in random order if ``order_seed`` is given (fresh order every
         pass). Without ``shuffle_seed`` the snapshots keep the stream order and
-        the last batch may be incomplete.
+        the last batch may be incomplete. ``transform`` (e.g. a
+        :class:`~sgpoison.ml.augment.SymmetryAugmentation`) maps each int8 batch of overlaps
+        to a new one of the same shape before it is yielded.
 
         Raises
         ------
@@ -119,10 +122,13 @@ class OverlapBlocks:
         if shuffle_seed is not None and not repeat:
             raise ValueError("shuffled batches need an endless stream (repeat=True)")
         stream = _ExampleStream(self.iterate(order_seed=order_seed, repeat=repeat))
+        if transform is None:
+            def transform(x):
+                return x
         try:
             if shuffle_seed is None:
                 while len((batch := stream.take(batch_size))[0]):
-                    yield batch
+                    yield transform(batch[0]), batch[1]
                 return
             rng = np.random.default_rng(shuffle_seed)
             buffer_x, buffer_y = stream.take(max(int(shuffle_buffer), batch_size))
@@ -130,24 +136,25 @@ class OverlapBlocks:
                 slots = rng.choice(len(buffer_x), batch_size, replace=False)
                 x, y = buffer_x[slots], buffer_y[slots]
                 buffer_x[slots], buffer_y[slots] = stream.take(batch_size)
-                yield x, y
+                yield transform(x), y
         finally:
             stream.close()
 
     def dataset(self, batch_size: int, shuffle_buffer: int = 10_000, order_seed: int | None = None,
-                shuffle_seed: int | None = None, repeat: bool = True, threads: int | None = None):
+                shuffle_seed: int | None = None, repeat: bool = True, threads: int | None = None,
+                transform: Callable[[np.ndarray], np.ndarray] | None = None):
         """A ``tf.data.Dataset`` of ``(float32 (batch, L, L, L, 1), int32 (batch,))`` batches.
 
         The batches of :meth:`batches` (int8, read block by block from the
-        NetCDF file, never the whole set) are cast to float32 on the fly by
-        ``tf.data`` and prefetched.
+        NetCDF file, never the whole set, and passed through ``transform``) are cast to
+        float32 on the fly by ``tf.data`` and prefetched.
         """
         import tensorflow as tf
 
         shape = tuple(self._lattice_shape())
         signature = (tf.TensorSpec((None, *shape), tf.int8), tf.TensorSpec((None,), tf.int32))
         ds = tf.data.Dataset.from_generator(
-            lambda: self.batches(batch_size, shuffle_buffer, order_seed, shuffle_seed, repeat),
+            lambda: self.batches(batch_size, shuffle_buffer, order_seed, shuffle_seed, repeat, transform),
             output_signature=signature)
         ds = ds.map(_to_network_input)
         ds = ds.prefetch(2)

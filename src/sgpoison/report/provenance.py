@@ -42,6 +42,7 @@ STALE_EXIT_CODE = 4
 _RULE_OF_FORMAT = {
     "sgpoison-audit": "audit",
     "sgpoison-model": "train",
+    "sgpoison-null-model": "train_null",
     "sgpoison-prediction": "predict",
     "sgpoison-results": "summary",
 }
@@ -163,6 +164,7 @@ def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
 #: the wildcards of each rule's jobs, as the files record them
 _WILDCARDS = {"simulate": ("disorder", "L", "sweep_fraction"), "merge": ("disorder", "L", "sweep_fraction"),
               "audit": ("scenario", "L"), "train": ("scenario", "L"), "predict": ("scenario", "L"),
+              "train_null": ("scenario", "L"), "predict_null": ("scenario", "L"),
               "analyze": ("scenario",), "conventional": (), "summary": ()}
 
 
@@ -184,6 +186,8 @@ def _job(record: Mapping[str, Any], config: Mapping) -> tuple[str | None, dict[s
         rule = "simulate" if isinstance(parameters.get("instances"), str) else "merge"
     elif fmt == "sgpoison-estimates":
         rule = "conventional" if record.get("kind") == "conventional" else "analyze"
+    elif fmt == "sgpoison-prediction" and str(record.get("classifier", "cnn")).startswith("null_"):
+        rule = "predict_null"
     else:
         rule = _RULE_OF_FORMAT.get(fmt)
     if rule is None:
@@ -193,6 +197,8 @@ def _job(record: Mapping[str, Any], config: Mapping) -> tuple[str | None, dict[s
         value = record[name]
         wildcards[name] = (str(int(value)) if name == "L" else str(float(value)) if name == "sweep_fraction"
                            else str(value))
+    if rule in ("train", "predict"):  # network k of the ensemble (files before ensembles: k = 0)
+        wildcards["k"] = str(int(record.get("network_index", 0)))
     if rule == "simulate":
         start = int(parameters["instances"].split(":")[0])
         wildcards["batch"] = str(start // config["simulation"]["batch_size"])
