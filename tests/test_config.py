@@ -126,7 +126,8 @@ def _in_schema(node, value) -> bool:
 
 def test_every_limit_of_the_schema_is_a_settings_limit_or_the_study_s_own():
     """No number in the schema is a limit of its own, except those of keys only the study has."""
-    study_only = {"sizes[]", "simulation.seed", "simulation.batch_size", "simulation.{disorder}[].n_instances"}
+    study_only = {"sizes[]", "simulation.seed", "simulation.batch_size", "simulation.{disorder}[].n_instances",
+                  "network.n_networks"}  # the workflow's ensemble size (jobs per (scenario, L))
     found = set()
 
     def walk(node, key):
@@ -174,6 +175,7 @@ COMMAND_LINES = {
     "scenarios.{scenario}.label_noise": [("train", "--label-noise"), ("audit", "--label-noise")],
     "analysis.n_bootstrap": [("analyze", "--n-bootstrap"), ("conventional", "--n-bootstrap")],
     "analysis.seed": [("analyze", "--seed"), ("conventional", "--seed")],
+    "analysis.observable": [("analyze", "--observable")],
     "audit.policy": [("audit", "--policy")],
     "audit.swap_floor": [("audit", "--swap-floor")],
 }

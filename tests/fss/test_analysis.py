@@ -102,7 +102,7 @@ def test_crossings_of_noise_free_scaling_data_are_at_tc():
     np.testing.assert_allclose(c.p_half, TC, atol=2e-3)
     assert c.paper_Tc_linear == pytest.approx(TC, abs=2e-3)
     assert c.nu_ml == pytest.approx(NU, rel=0.02)
-    assert result.crossing.Tc == pytest.approx(TC, abs=2e-3)
+    assert c.Tc_crossing == pytest.approx(TC, abs=2e-3)
 
 
 def test_both_methods_recover_tc_and_nu_within_errors():

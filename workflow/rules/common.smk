@@ -39,11 +39,15 @@ MODEL_HISTORY = "results/models/{scenario}/L{L}/history.csv"
 MODEL_METADATA = "results/models/{scenario}/L{L}/model.json"
 #: p(T) of the bimodal data of size L
 PREDICTION = "results/predictions/{scenario}/L{L}.nc"
+#: p(T) of the bimodal data of size L by one classifier (cnn{k}, null_{observables}; design.md)
+CLASSIFIER_PREDICTION = "results/predictions/{scenario}/L{L}/{classifier}.nc"
 #: finite-size scaling of one scenario
 ANALYSIS_ESTIMATES = "results/analysis/{scenario}/estimates.json"
 ANALYSIS_TABLE = "results/analysis/{scenario}/estimates.nc"
 ANALYSIS_FIGURE = "results/analysis/{scenario}/fig1.png"
 ANALYSIS_FIGURE_PDF = "results/analysis/{scenario}/fig1.pdf"
+ANALYSIS_NULLS_FIGURE = "results/analysis/{scenario}/nulls.png"
+ANALYSIS_NULLS_FIGURE_PDF = "results/analysis/{scenario}/nulls.pdf"
 #: the conventional analysis of the bimodal data
 CONVENTIONAL_ESTIMATES = "results/conventional/estimates.json"
 CONVENTIONAL_TABLE = "results/conventional/estimates.nc"
@@ -226,9 +230,22 @@ def get_bimodal_files(wildcards):
     )
 
 
+def get_classifiers():
+    """Classifiers of every (scenario, L): the CNN ensemble cnn0 .. cnn{K-1}
+    (network.n_networks) and the null models null_<observables> (null_models)."""
+    return [f"cnn{k}" for k in range(config["network"]["n_networks"])] + [
+        f"null_{observables}" for observables in config["null_models"]
+    ]
+
+
 def get_prediction_files(wildcards):
-    """Predictions of one scenario for all sizes, increasing L."""
-    return expand(PREDICTION, scenario=wildcards.scenario, L=get_sizes())
+    """Predictions of one scenario: every classifier (get_classifiers) of every size."""
+    return expand(
+        CLASSIFIER_PREDICTION,
+        scenario=wildcards.scenario,
+        L=get_sizes(),
+        classifier=get_classifiers(),
+    )
 
 
 def get_scenario_estimates(wildcards):

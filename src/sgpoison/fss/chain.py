@@ -31,7 +31,7 @@ import numpy as np
 from sgpoison.bootstrap import percentile_interval
 from sgpoison.fss.collapse import CollapseFit, fit_collapse
 from sgpoison.fss.settings import AnalysisSettings
-from sgpoison.fss.stats import STDERR_FLOOR, oriented_root, smoothing_spline, weighted_line
+from sgpoison.fss.stats import STDERR_FLOOR, oriented_root, oriented_roots, smoothing_spline, weighted_line
 
 #: points of the scan of nu over ``linear_nu_range`` (sensitivity of Tc_linear to nu)
 NU_SCAN_POINTS = 20
@@ -59,6 +59,9 @@ class ChainResult:
     fine_temperature: np.ndarray
     smooth: np.ndarray                      # (n_L, n_fine) spline of <p>
     pair_crossings: np.ndarray              # (n_pairs,)
+    pair_weights: np.ndarray                # (n_pairs,) delta-method inverse variances (0: no crossing)
+    Tc_crossing: float
+    crossing_drift: float
     p_half: np.ndarray                      # (n_L,) T where the spline crosses 1/2
     ordering_slope: np.ndarray              # (n_T,) slope of <p> vs ln L
     ordering_slope_error: np.ndarray        # (n_T,)
@@ -91,6 +94,8 @@ class ChainResult:
         ok = c is not None and c.success
         paper_ok = pc is not None and pc.success
         return {
+            "Tc_crossing": self.Tc_crossing,
+            "crossing_drift": self.crossing_drift,
             "Tc_linear": self.Tc_linear,
             "Tc_collapse": c.Tc if ok else math.nan,
             "nu_collapse": c.nu if ok else math.nan,
@@ -214,7 +219,8 @@ def fss_chain(L: np.ndarray, temperature: np.ndarray, mean: np.ndarray, sigma: n
     -------
     ChainResult
         Steps (docs/analysis.md): splines; crossings of every pair of sizes (``p_{L2} - p_{L1}``
-        going from negative to positive: the larger size steeper) and of 1/2; the slope of
+        going from negative to positive: the larger size steeper), their weights, ``Tc_crossing``
+        and the drift (:func:`combine_crossings`), and the crossings of 1/2; the slope of
         ``<p>`` vs ``ln L``; maxima of ``d<p>/dT`` and ``log max = a + (1/nu_ml) log L``
         (unweighted least squares; ``nu_ml`` NaN unless every maximum is positive and interior
         and the slope positive); ``paper_Tc_linear`` with ``nu_ml``; the collapse with nu fixed
@@ -225,16 +231,20 @@ def fss_chain(L: np.ndarray, temperature: np.ndarray, mean: np.ndarray, sigma: n
     fine = np.linspace(temperature[0], temperature[-1], settings.n_fine)
     smooth = np.full((n_L, fine.size), np.nan)
     deriv = np.full((n_L, fine.size), np.nan) if diagnostics else None
-    for i in range(n_L):
-        spl = smoothing_spline(temperature, mean[i], sigma[i])
+    splines = [smoothing_spline(temperature, mean[i], sigma[i]) for i in range(n_L)]
+    for i, spl in enumerate(splines):
         if spl is not None:
             smooth[i] = spl(fine)
             if diagnostics:
-                deriv[i] = spl.derivative()(fine)
-    pairs = np.array([oriented_root(fine, smooth[j] - smooth[i], increasing=True) for i, j in size_pairs(n_L)])
-    p_half = np.array([oriented_root(fine, smooth[i] - 0.5, increasing=True) for i in range(n_L)])
+                deriv[i] = spl(fine, nu=1)
+    first, second = np.array(size_pairs(n_L)).T
+    pairs = oriented_roots(fine, smooth[second] - smooth[first], increasing=True)
+    weights = crossing_weights(temperature, sigma, splines, pairs)
+    Tc_crossing, drift = combine_crossings(L, pairs, weights)
+    p_half = oriented_roots(fine, smooth - 0.5, increasing=True)
     _, order_b, order_err = weighted_line(np.log(L.astype(np.float64)), mean, sigma)
-    sigma_fine = np.array([np.interp(fine, temperature, sigma[i]) for i in range(n_L)])
+    sigma_fine = (np.array([np.interp(fine, temperature, sigma[i]) for i in range(n_L)])
+                  if settings.paper_chain or settings.collapse or diagnostics else None)
 
     # the paper's chain: nu_ml from the maxima of d<p>/dT (Eq. 6), Tc from b(T) (Fig. 1c)
     dmax = np.full(n_L, np.nan)
@@ -272,7 +282,8 @@ def fss_chain(L: np.ndarray, temperature: np.ndarray, mean: np.ndarray, sigma: n
             b_fine, Tc_linear = linear_coefficient_zero(L, collapse.nu, fine, smooth, sigma_fine)
 
     result = ChainResult(
-        fine_temperature=fine, smooth=smooth, pair_crossings=pairs, p_half=p_half,
+        fine_temperature=fine, smooth=smooth, pair_crossings=pairs, pair_weights=weights,
+        Tc_crossing=Tc_crossing, crossing_drift=drift, p_half=p_half,
         ordering_slope=order_b, ordering_slope_error=order_err,
         derivative_maximum=dmax, derivative_maximum_temperature=dmax_T,
         derivative_maximum_interior=interior, inverse_nu_ml=inverse_nu, nu_ml=nu_ml,
@@ -304,8 +315,7 @@ class BootstrapSamples:
     Attributes
     ----------
     scalars : dict of str to ndarray, shape (n_bootstrap,)
-        Keys of :meth:`ChainResult.scalars`, plus ``Tc_crossing`` and ``crossing_drift``
-        (:func:`combine_crossings`); NaN where the estimate does not exist.
+        Keys of :meth:`ChainResult.scalars`; NaN where the estimate does not exist.
     pair_crossings : ndarray, shape (n_bootstrap, n_pairs)
     p_half : ndarray, shape (n_bootstrap, n_L)
     derivative_maximum : ndarray, shape (n_bootstrap, n_L)
@@ -354,105 +364,76 @@ def bootstrap_chain(L: np.ndarray, temperature: np.ndarray, samples: np.ndarray,
 _VARIANCE_FLOOR = 1e-18
 
 
-@dataclass
-class CombinedCrossing:
-    """``Tc_crossing`` and the drift of the successive-pair crossings, central and bootstrapped.
+def crossing_weights(temperature: np.ndarray, sigma: np.ndarray, splines: list, crossings: np.ndarray) -> np.ndarray:
+    """Delta-method inverse variance of every pair crossing: ``w = (s_j - s_i)^2 / (sigma_i^2 + sigma_j^2)``.
 
-    Attributes
-    ----------
-    Tc : float
-        ``sum_p w_p T*_p / sum_p w_p`` over the pairs p of sizes that cross (all pairs, not only
-        successive ones); NaN when the crossing pairs carry less than ``min_weight`` of the
-        total weight.
-    samples : ndarray, shape (n_bootstrap,)
-    weights : ndarray, shape (n_pairs,)
-        ``w_p = 1 / var_p``, ``var_p`` the bootstrap variance of ``T*_p`` over the samples in
-        which pair p crosses (0 for a pair that crosses in fewer than 2 samples), normalised
-        to sum 1; the same in the central pass and every sample.
-    crossing_weight, crossing_weight_samples : float, ndarray (n_bootstrap,)
-        Total weight of the pairs that cross.
-    drift, drift_samples : float, ndarray (n_bootstrap,)
-        Slope of ``T*_j`` of the successive pairs j against ``1 / L_mean_j``
-        (``L_mean = (L1 + L2) / 2``), weighted least squares (weights ``1 / var_j``); NaN unless
-        every successive pair crosses.
-    inverse_size : ndarray, shape (n_L - 1,)
-        ``1 / L_mean_j``.
-    min_weight : float
+    At the crossing ``T*`` of sizes i < j, a shift ``d`` of the difference of the curves
+    moves ``T*`` by ``d / (s_j - s_i)`` (``s`` the slopes of the splines at ``T*``), so
+    ``var T* = (sigma_i^2 + sigma_j^2) / (s_j - s_i)^2`` with the total errors interpolated
+    at ``T*`` (sizes are independent). Computed from each pass's own data, so the bootstrap
+    includes the variability of the weights.
+
+    Returns
+    -------
+    ndarray, shape (n_pairs,)
+        0 for pairs that do not cross.
     """
+    n_L = sigma.shape[0]
+    first, second = np.array(size_pairs(n_L)).T
+    cross = np.isfinite(crossings)
+    slope = np.zeros((n_L, crossings.size))        # slope of size i at the crossing of pair k
+    var = np.zeros((n_L, crossings.size))
+    for i, spl in enumerate(splines):
+        mine = cross & ((first == i) | (second == i))
+        if spl is not None and mine.any():
+            slope[i, mine] = spl(crossings[mine], nu=1)
+            var[i, mine] = np.interp(crossings[mine], temperature, sigma[i]) ** 2
+    k = np.arange(crossings.size)
+    ds = slope[second, k] - slope[first, k]
+    total = np.maximum(var[first, k] + var[second, k], STDERR_FLOOR ** 2)
+    ok = cross & np.array([splines[i] is not None and splines[j] is not None for i, j in zip(first, second)])
+    return np.where(ok, ds * ds / total, 0.0)
 
-    Tc: float
-    samples: np.ndarray
-    weights: np.ndarray
-    crossing_weight: float
-    crossing_weight_samples: np.ndarray
-    drift: float
-    drift_samples: np.ndarray
-    inverse_size: np.ndarray
-    min_weight: float
 
-
-def combine_crossings(L: np.ndarray, central_pairs: np.ndarray, sample_pairs: np.ndarray,
-                      min_weight: float = AnalysisSettings.default("min_crossing_weight")) -> CombinedCrossing:
-    """Combine the crossings of all pairs of sizes into ``Tc_crossing``; the drift of the successive ones.
+def combine_crossings(L: np.ndarray, crossings: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """``Tc_crossing`` from the crossings of all pairs of sizes, and the drift of the successive ones.
 
     Under scaling every pair of sizes crosses at Tc; pairs of very different sizes cross at a
-    large angle and are the most precise, so all pairs enter, each with the inverse of its
-    bootstrap variance as weight (fixed weights: the percentile interval of the samples is
-    the interval of this estimator whatever the correlations between pairs). A pair that does
-    not cross in a sample is left out of that sample and the weights of the others
-    renormalised; the estimate exists when the crossing pairs carry at least ``min_weight`` of
-    the weight.
+    large angle and are the most precise, so every pair that crosses enters with its
+    delta-method inverse variance (:func:`crossing_weights`)::
+
+        Tc_crossing = sum_p w_p T*_p / sum_p w_p
+
+    It exists when every size crosses at least one other size (the larger size steeper).
+    The drift is the weighted least-squares slope of the successive-pair crossings ``T*_j``
+    against ``1 / L_mean_j``, ``L_mean = (L1 + L2) / 2`` (same weights); it exists when every
+    successive pair crosses. Without corrections to scaling it is 0; a significant drift says
+    that ``Tc_crossing`` is an average over the sizes, not an extrapolation to L -> infinity.
 
     Parameters
     ----------
     L : ndarray, shape (n_L,)
-    central_pairs : ndarray, shape (n_pairs,)
-        Crossings of every pair (order of :func:`size_pairs`) on the central data.
-    sample_pairs : ndarray, shape (n_bootstrap, n_pairs)
-    min_weight : float
+    crossings, weights : ndarray, shape (n_pairs,)
+        In the order of :func:`size_pairs`; NaN / 0 for pairs that do not cross.
 
     Returns
     -------
-    CombinedCrossing
+    Tc_crossing, drift : float
+        NaN where they do not exist.
     """
     L = np.asarray(L, dtype=np.float64)
-    central_pairs = np.asarray(central_pairs, dtype=np.float64)
-    sample_pairs = np.asarray(sample_pairs, dtype=np.float64).reshape(-1, central_pairs.size)
-
-    def variances(boot):
-        finite = np.isfinite(boot)
-        n = finite.sum(axis=0)
-        mu = np.where(finite, boot, 0.0).sum(axis=0) / np.maximum(n, 1)
-        var = (np.where(finite, boot - mu, 0.0) ** 2).sum(axis=0) / np.maximum(n - 1, 1)
-        return np.where(n >= 2, np.maximum(var, _VARIANCE_FLOOR), np.inf)
-
-    w = 1.0 / variances(sample_pairs)
-    w = w / w.sum() if w.sum() > 0 else w
-
-    def combine(values):
-        values = np.atleast_2d(values)
-        cross = np.isfinite(values)
-        weight = (cross * w).sum(axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tc = np.where(cross, values, 0.0) @ w / weight
-        return np.where(weight >= min_weight, tc, np.nan), weight
-
+    pairs = size_pairs(L.size)
+    cross = np.isfinite(crossings) & (weights > 0)
+    covered = {i for k, (i, j) in enumerate(pairs) if cross[k]} | {j for k, (i, j) in enumerate(pairs) if cross[k]}
+    tc = math.nan
+    if len(covered) == L.size:
+        tc = float(np.sum(weights[cross] * crossings[cross]) / np.sum(weights[cross]))
     succ = successive_pairs(L.size)
-    w_succ = 1.0 / variances(sample_pairs[:, succ])
-    sigma_succ = np.where(np.isfinite(w_succ) & (w_succ > 0), 1.0 / np.sqrt(w_succ), 1.0)
-    inverse_size = 2.0 / (L[:-1] + L[1:])
-
-    def drift(values):
-        values = np.atleast_2d(values)[:, succ]
-        _, b, _ = weighted_line(inverse_size, values.T, np.broadcast_to(sigma_succ[:, None], values.T.shape))
-        return np.where(np.all(np.isfinite(values), axis=-1), b, np.nan)
-
-    tc, weight = combine(central_pairs)
-    tc_samples, weight_samples = combine(sample_pairs)
-    return CombinedCrossing(
-        Tc=float(tc[0]), samples=tc_samples, weights=w, crossing_weight=float(weight[0]),
-        crossing_weight_samples=weight_samples, drift=float(drift(central_pairs)[0]),
-        drift_samples=drift(sample_pairs), inverse_size=inverse_size, min_weight=float(min_weight))
+    drift = math.nan
+    if np.all(cross[succ]):
+        _, b, _ = weighted_line(2.0 / (L[:-1] + L[1:]), crossings[succ], 1.0 / np.sqrt(weights[succ]))
+        drift = float(b)
+    return tc, drift
 
 
 def interval_excludes_zero(samples: np.ndarray, confidence: float) -> tuple[float, float, bool | None]:

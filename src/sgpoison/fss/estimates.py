@@ -37,8 +37,9 @@ PAPER = "paper (Fang, Barzegar & Katzgraber 2020)"
 
 #: every scalar estimate: name -> (method, description, needs)
 ESTIMATES: dict[str, tuple[str, str, str]] = {
-    "Tc_crossing": ("crossing", "inverse-variance weighted mean of the crossings of the splines of <p> of "
-                                "every pair of sizes (larger size steeper)", "always"),
+    "Tc_crossing": ("crossing", "weighted mean of the crossings of the splines of <p> of every pair of "
+                                "sizes (larger size steeper), weights = delta-method inverse variances",
+                    "always"),
     "crossing_drift": ("crossing", "weighted slope of the successive-pair crossings against 1/L_mean "
                                    "(units J; 0 without corrections to scaling)", "always"),
     "Tc_linear": ("linear coefficient", "zero (negative to positive) of the weighted slope of <p> vs "
@@ -121,16 +122,16 @@ def classifier_dict(result: AnalysisResult) -> dict[str, Any]:
         estimates[name] = {"method": method, **entry}
     succ = set(successive_pairs(len(L)).tolist())
     pairs = [{"L1": int(L[i]), "L2": int(L[j]), "successive": k in succ,
-              "weight": float(result.crossing.weights[k]),
+              "weight": float(c.pair_weights[k] / c.pair_weights.sum()) if c.pair_weights.sum() > 0 else None,
               **estimate_entry(c.pair_crossings[k], result.bootstrap.pair_crossings[:, k], s.confidence,
                                "T where the splines of <p> of L1 and L2 cross (L2 steeper)")}
              for k, (i, j) in enumerate(size_pairs(len(L)))]
     halves = [{"L": int(l), **estimate_entry(c.p_half[i], result.bootstrap.p_half[:, i], s.confidence,
                                              "T where the spline of <p> crosses 1/2")}
               for i, l in enumerate(L)]
-    drift_lo, drift_hi = percentile_interval(result.crossing.drift_samples, s.comparison_confidence)
+    drift_lo, drift_hi = percentile_interval(result.bootstrap.scalars["crossing_drift"], s.comparison_confidence)
     drift_significant = (bool(drift_lo > 0 or drift_hi < 0)
-                         if math.isfinite(drift_lo) and math.isfinite(result.crossing.drift) else None)
+                         if math.isfinite(drift_lo) and math.isfinite(c.crossing_drift) else None)
     dmax = [{"L": int(l), "temperature": c.derivative_maximum_temperature[i],
              "interior": bool(c.derivative_maximum_interior[i]),
              **estimate_entry(c.derivative_maximum[i], result.bootstrap.derivative_maximum[:, i],
@@ -162,10 +163,9 @@ def classifier_dict(result: AnalysisResult) -> dict[str, Any]:
             "pairs": pairs, "p_half": halves,
             "combination": {
                 "rule": "Tc_crossing = sum_p w_p T*_p / sum_p w_p over the pairs p of sizes that cross, "
-                        "w_p = 1/var_p (bootstrap variance of T*_p), the same weights in every bootstrap "
-                        "sample; exists when the crossing pairs carry >= min_crossing_weight of the weight",
-                "crossing_weight": result.crossing.crossing_weight,
-                "min_crossing_weight": result.crossing.min_weight,
+                        "w_p = (s_L2 - s_L1)^2 / (sigma_L1^2 + sigma_L2^2) at T*_p (slopes of the splines, "
+                        "total errors), recomputed in every bootstrap sample; exists when every size "
+                        "crosses another",
                 "drift_confidence": s.comparison_confidence,
                 "drift_ci_low": drift_lo, "drift_ci_high": drift_hi,
                 "drift_significant": drift_significant,

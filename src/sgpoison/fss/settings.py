@@ -105,9 +105,6 @@ class AnalysisSettings(BootstrapSettings):
     significance_z : float
         The size ordering must be reversed with at least this many standard errors on both
         sides of the crossing (check ``crossing_significant``).
-    min_crossing_weight : float
-        ``Tc_crossing`` exists when the pairs of sizes that cross carry at least this share of
-        the (inverse-variance) weight of all pairs.
     comparison_confidence : float
         Coverage of the intervals of the CNN - null differences and of the crossing drift;
         a difference is distinguishable from 0 when this interval excludes 0.
@@ -124,7 +121,6 @@ class AnalysisSettings(BootstrapSettings):
     linear_nu_range: tuple[float, float] = (0.5, 10.0)
     max_reduced_chi2: float = setting(3.0, exclusive_minimum=0)
     significance_z: float = setting(3.0, exclusive_minimum=0)
-    min_crossing_weight: float = setting(0.5, exclusive_minimum=0, maximum=1)
     comparison_confidence: float = setting(0.95, exclusive_minimum=0, exclusive_maximum=1)
 
     def __post_init__(self) -> None:

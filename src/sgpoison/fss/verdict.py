@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from sgpoison.fss.chain import (BootstrapSamples, ChainResult, CombinedCrossing, bootstrap_chain,
-                                combine_crossings, fss_chain, interval_excludes_zero, size_pairs)
+from sgpoison.fss.chain import (BootstrapSamples, ChainResult, bootstrap_chain, fss_chain,
+                                interval_excludes_zero, size_pairs)
 from sgpoison.fss.predictions import CNN, PredictionSet, ScenarioPredictions
 from sgpoison.fss.resampling import EnsembleAverage, ensemble_average
 from sgpoison.fss.settings import MIN_SIZES, AnalysisSettings
@@ -59,7 +59,7 @@ def ordering_significance(temperature: np.ndarray, z: np.ndarray, split: float) 
     return best
 
 
-def evaluate_checks(central: ChainResult, crossing: CombinedCrossing, temperature: np.ndarray,
+def evaluate_checks(central: ChainResult, boot: BootstrapSamples, temperature: np.ndarray,
                     L: np.ndarray, settings: AnalysisSettings) -> dict[str, dict[str, Any]]:
     """The verdict checks; a transition is claimed only if every check passes.
 
@@ -71,9 +71,8 @@ def evaluate_checks(central: ChainResult, crossing: CombinedCrossing, temperatur
         ``max_{T > Tc_crossing} z >= significance_z``; without a combined crossing, the split
         between simulated temperatures that maximises the smaller side is used;
     ``crossing_stable``
-        ``Tc_crossing`` exists (the pairs of sizes that cross, the larger size steeper, carry at
-        least ``min_crossing_weight`` of the weight) and exists in at least
-        ``min_bootstrap_fraction`` of the bootstrap samples;
+        ``Tc_crossing`` exists (every size crosses at least one other size, the larger size
+        steeper) and exists in at least ``min_bootstrap_fraction`` of the bootstrap samples;
     ``collapse_acceptable``
         the full collapse (Tc and nu free) converged inside its bounds with reduced
         chi^2 <= ``max_reduced_chi2``, the errors being the total errors (disorder and
@@ -89,9 +88,10 @@ def evaluate_checks(central: ChainResult, crossing: CombinedCrossing, temperatur
     z_threshold = settings.significance_z
     with np.errstate(divide="ignore", invalid="ignore"):
         z = central.ordering_slope / central.ordering_slope_error
-    zb, za, split = ordering_significance(temperature, z, crossing.Tc)
+    tc = central.Tc_crossing
+    zb, za, split = ordering_significance(temperature, z, tc)
     ok = zb >= z_threshold and za >= z_threshold
-    where = (f"the crossing Tc_crossing = {split:.4f}" if math.isfinite(crossing.Tc)
+    where = (f"the crossing Tc_crossing = {split:.4f}" if math.isfinite(tc)
              else f"T = {split:.4f} (no combined crossing; best split)" if math.isfinite(split) else "any T")
     if ok:
         detail = (f"size ordering reversed with z = {zb:.3g} below and {za:.3g} above {where} "
@@ -103,21 +103,21 @@ def evaluate_checks(central: ChainResult, crossing: CombinedCrossing, temperatur
     checks["crossing_significant"] = {"passed": bool(ok), "tested": True, "z_below": zb, "z_above": za,
                                       "split_temperature": split, "threshold": z_threshold, "detail": detail}
 
-    frac = float(np.mean(np.isfinite(crossing.samples))) if crossing.samples.size else 0.0
-    exists = math.isfinite(crossing.Tc)
+    samples = boot.scalars["Tc_crossing"]
+    frac = float(np.mean(np.isfinite(samples))) if samples.size else 0.0
+    exists = math.isfinite(tc)
     ok = exists and frac >= settings.min_bootstrap_fraction
-    pairs = size_pairs(len(L))
     if not exists:
-        missing = [f"({L[i]}, {L[j]})" for k, (i, j) in enumerate(pairs)
-                   if not math.isfinite(central.pair_crossings[k])]
-        detail = (f"no combined crossing: the pairs of sizes that cross carry {100 * crossing.crossing_weight:.0f}% "
-                  f"of the weight (need >= {100 * crossing.min_weight:.0f}%); the sizes {', '.join(missing)} do "
-                  f"not cross (larger size steeper) inside [{temperature[0]:g}, {temperature[-1]:g}]")
+        crossing_sizes = {int(L[i]) for k, pair in enumerate(size_pairs(len(L))) for i in pair
+                          if central.pair_weights[k] > 0}
+        alone = [int(l) for l in L if int(l) not in crossing_sizes]
+        detail = (f"no combined crossing: the curves of L = {alone} cross no other size (larger size "
+                  f"steeper) inside [{temperature[0]:g}, {temperature[-1]:g}]")
     elif not ok:
-        detail = (f"the combined crossing Tc_crossing = {crossing.Tc:.4f} exists in only {100 * frac:.0f}% of "
+        detail = (f"the combined crossing Tc_crossing = {tc:.4f} exists in only {100 * frac:.0f}% of "
                   f"the bootstrap samples (need >= {100 * settings.min_bootstrap_fraction:.0f}%)")
     else:
-        detail = f"Tc_crossing = {crossing.Tc:.4f} exists in {100 * frac:.0f}% of the bootstrap samples"
+        detail = f"Tc_crossing = {tc:.4f} exists in {100 * frac:.0f}% of the bootstrap samples"
     checks["crossing_stable"] = {"passed": bool(ok), "tested": True, "bootstrap_fraction": frac,
                                  "threshold": settings.min_bootstrap_fraction, "detail": detail}
 
@@ -154,11 +154,7 @@ class AnalysisResult:
     central : ChainResult
         Every estimator on the central curves.
     bootstrap : BootstrapSamples
-        Every estimator on every bootstrap sample (``scalars`` include ``Tc_crossing`` and
-        ``crossing_drift``).
-    crossing : CombinedCrossing
-    scalars : dict of str to float
-        The central scalar estimates (keys as ``bootstrap.scalars``).
+        Every estimator on every bootstrap sample.
     checks : dict
         See :func:`evaluate_checks`.
     transition_detected : bool
@@ -171,11 +167,14 @@ class AnalysisResult:
     average: EnsembleAverage
     central: ChainResult
     bootstrap: BootstrapSamples
-    crossing: CombinedCrossing
-    scalars: dict[str, float]
     checks: dict[str, dict[str, Any]]
     transition_detected: bool
     reason: str | None
+
+    @property
+    def scalars(self) -> dict[str, float]:
+        """The central scalar estimates (keys as ``bootstrap.scalars``)."""
+        return self.central.scalars()
 
     @property
     def classifier(self) -> str:
@@ -220,14 +219,10 @@ def analyze(data: PredictionSet, settings: AnalysisSettings | None = None) -> An
     average = ensemble_average(data, settings)
     central = fss_chain(data.L, data.temperature, average.mean, average.error, settings)
     boot = bootstrap_chain(data.L, data.temperature, average.samples, average.error, settings)
-    crossing = combine_crossings(data.L, central.pair_crossings, boot.pair_crossings,
-                                 settings.min_crossing_weight)
-    boot.scalars = {"Tc_crossing": crossing.samples, "crossing_drift": crossing.drift_samples, **boot.scalars}
-    scalars = {"Tc_crossing": crossing.Tc, "crossing_drift": crossing.drift, **central.scalars()}
-    checks = evaluate_checks(central, crossing, data.temperature, data.L, settings)
+    checks = evaluate_checks(central, boot, data.temperature, data.L, settings)
     failed = [v["detail"] for v in checks.values() if not v["passed"]]
     return AnalysisResult(data=data, settings=settings, average=average, central=central, bootstrap=boot,
-                          crossing=crossing, scalars=scalars, checks=checks, transition_detected=not failed,
+                          checks=checks, transition_detected=not failed,
                           reason="; ".join(failed) if failed else None)
 
 
