@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sgpoison.bootstrap import percentile_interval
 from sgpoison.fss.collapse import CollapseFit, fit_collapse
 from sgpoison.fss.settings import AnalysisSettings
 from sgpoison.fss.stats import STDERR_FLOOR, oriented_root, oriented_roots, smoothing_spline, weighted_line
@@ -434,11 +433,3 @@ def combine_crossings(L: np.ndarray, crossings: np.ndarray, weights: np.ndarray)
         _, b, _ = weighted_line(2.0 / (L[:-1] + L[1:]), crossings[succ], 1.0 / np.sqrt(weights[succ]))
         drift = float(b)
     return tc, drift
-
-
-def interval_excludes_zero(samples: np.ndarray, confidence: float) -> tuple[float, float, bool | None]:
-    """Percentile interval of ``samples`` and whether it excludes 0 (None if undefined)."""
-    lo, hi = percentile_interval(samples, confidence)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return lo, hi, None
-    return lo, hi, bool(lo > 0 or hi < 0)

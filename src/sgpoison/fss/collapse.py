@@ -1,7 +1,9 @@
 """Data collapse of ``<p>(T, L)`` onto one cubic in ``x = L^(1/nu) (T - Tc)`` (paper Eq. 4).
 
-Weighted least squares with the cubic's coefficients eliminated (variable projection),
-and the Houdayer-Hartmann quality S of the collapse.
+Weighted least squares with the linear coefficients eliminated (variable projection), started
+from a grid over (Tc, nu) -- never from another estimator -- optionally with nu fixed (the
+paper's collapse with nu_ml) or one correction-to-scaling term; and the Houdayer-Hartmann
+quality S of the collapse.
 """
 
 from __future__ import annotations

@@ -23,13 +23,14 @@ MIN_INSTANCES = 2
 
 @dataclasses.dataclass(frozen=True)
 class BootstrapSettings(Settings):
-    """Bootstrap over disorder instances and the stability of a crossing (both analyses).
+    """Bootstrap and the stability of a crossing (both analyses).
 
     Attributes
     ----------
     n_bootstrap : int
-        Bootstrap resamples of the disorder instances (each redoes the whole analysis);
-        at least 10, below which a percentile interval means nothing.
+        Bootstrap resamples of the disorder instances (and, in ``analyze``, of the networks of
+        an ensemble); each redoes the whole analysis. At least 10, below which a percentile
+        interval means nothing.
     seed : int
         Seed of the bootstrap (:func:`sgpoison.bootstrap.bootstrap_indices`).
     confidence : float

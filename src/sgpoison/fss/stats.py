@@ -1,13 +1,13 @@
-"""Curves of disorder averages: averaging, smoothing, oriented roots and weighted lines.
+"""Curves of averages: smoothing, oriented roots and weighted lines.
 
 The numerical building blocks of both finite-size-scaling analyses
-(:mod:`sgpoison.fss.chain`, :mod:`sgpoison.fss.conventional`); the bootstrap over
-disorder instances and its intervals are in :mod:`sgpoison.bootstrap`.
+(:mod:`sgpoison.fss.chain`, :mod:`sgpoison.fss.conventional`); the averages over networks and
+instances are in :mod:`sgpoison.fss.resampling`, the instance draws and percentile intervals in
+:mod:`sgpoison.bootstrap`.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -19,24 +19,6 @@ from sgpoison.fss.settings import MIN_TEMPERATURES
 
 #: smallest standard error used as a weight (a curve whose instances all agree has stderr 0)
 STDERR_FLOOR = 1e-6
-
-
-def disorder_average(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Disorder average and its standard error.
-
-    Parameters
-    ----------
-    values : ndarray, shape (n_instances, n_T), float64
-
-    Returns
-    -------
-    mean, stderr : ndarray, shape (n_T,), float64
-        ``mean = (1/n) sum_i v_i``, ``stderr = std(v, ddof=1) / sqrt(n)``.
-    """
-    n = values.shape[0]
-    mean = values.mean(axis=0)
-    stderr = values.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(values.shape[1:], np.nan)
-    return mean, stderr
 
 
 def smoothing_spline(temperature: np.ndarray, values: np.ndarray,
