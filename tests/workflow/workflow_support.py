@@ -163,7 +163,7 @@ for i, arg in enumerate(args):
 record = json.dumps({{"command": command, "argv": args}})
 files = [values[k] for k in ("--out", "--history", "--metadata") if k in values]
 directory_outputs = {{
-    "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf"),
+    "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf", "nulls.png", "nulls.pdf"),
     "conventional": ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf"),
     "summary": ("results.csv", "results.nc", "tc_summary.png", "tc_summary.pdf"),
 }}
@@ -271,7 +271,7 @@ def validate_outputs(workdir: Path, config: dict) -> None:
                     assert key in ds.attrs, f"{path}: no {key} attribute"
         analysis = results / "analysis" / scenario
         json.loads((analysis / "estimates.json").read_text())
-        for name in ("estimates.nc", "fig1.png", "fig1.pdf"):
+        for name in ("estimates.nc", "fig1.png", "fig1.pdf", "nulls.png", "nulls.pdf"):
             assert (analysis / name).stat().st_size > 0, analysis / name
 
     conventional = results / "conventional"
