@@ -124,6 +124,21 @@ def test_cli_analyze_refuses_mixed_predictions_before_any_work(scenario_files, c
     assert not out.exists()
 
 
+def test_cli_analyze_reads_the_observable_it_is_told(scenario_files):
+    """--observable fraction_high averages the hard-argmax fraction, recorded in the output."""
+    directory, paths = scenario_files
+    out = directory / "analysis"
+    assert main(["analyze", "--predictions", *paths, "--out", str(out), "--n-bootstrap", "10",
+                 "--observable", "fraction_high"]) == 0
+    est = json.loads((out / "estimates.json").read_text())
+    assert est["observable"] == "fraction_high" and est["settings"]["observable"] == "fraction_high"
+    with xr.open_dataset(paths[0]) as ds:   # cnn0 of L = 6
+        fraction = np.asarray(ds["fraction_high"])
+    with xr.open_dataset(out / "estimates.nc") as ds:
+        cnn6 = ds["network_p_mean"].sel(L=6, network=0).values
+    np.testing.assert_allclose(cnn6, fraction.mean(axis=0))
+
+
 # --------------------------------------------------------------------------- the two-level bootstrap
 
 
