@@ -317,6 +317,95 @@ def synthetic_predictions(kind="scaling", sizes=SIZES, T=PREDICTION_TEMPERATURES
                          paths=[f"synthetic_L{L}.nc" for L in sizes], attrs=[{} for _ in sizes])
 
 
+def correlated_noise(rng, n: int, T, sigma: float, correlation_length: float) -> np.ndarray:
+    """Per-instance noise correlated across temperatures: Gaussian process with a
+    squared-exponential kernel ``sigma^2 exp(-(T - T')^2 / (2 l^2))``; shape (n, n_T), mean 0."""
+    T = np.asarray(T, dtype=float)
+    C = np.exp(-0.5 * ((T[:, None] - T[None, :]) / correlation_length) ** 2) + 1e-9 * np.eye(T.size)
+    return sigma * rng.standard_normal((n, T.size)) @ np.linalg.cholesky(C).T
+
+
+def ensemble_curves(sizes=SIZES, T=PREDICTION_TEMPERATURES, mean=None, n=200, n_networks=4,
+                    instance_noise=0.1, correlation_length=0.1, network_offset=0.0, interaction_noise=0.02,
+                    seed=0, eta=None) -> list[np.ndarray]:
+    """Per-network, per-instance predictions with a known average and the error structure of an
+    ensemble (not physics): ``p_k[i, T] = mean(L, T) + eta_i(T) + delta_k + eps_ki(T)``.
+
+    * ``eta_i(T)``: per-instance noise correlated across T (:func:`correlated_noise`), the same
+      for every network (they classify the same instances);
+    * ``delta_k ~ N(0, network_offset)``: an offset of network k's whole curve (per L);
+    * ``eps_ki(T) ~ N(0, interaction_noise)``: what differs between networks per instance.
+
+    ``mean``: function ``(L, T) -> <p>`` (default: exact scaling ``scaling_function(L^(1/NU)(T - TC))``).
+    ``eta``: optional list (per size) of instance noises (n, n_T) to use instead of drawing them
+    (classifiers of one data set: draw them once with :func:`correlated_noise`).
+
+    Returns
+    -------
+    list of ndarray, each shape (n_networks, n, n_T), float64 (not clipped to [0, 1])
+    """
+    rng = np.random.default_rng(seed)
+    T = np.asarray(T, dtype=float)
+    mean = mean or (lambda L, T: scaling_function(L ** (1 / NU) * (T - TC)))
+    out = []
+    for index, L in enumerate(sizes):
+        noise = eta[index] if eta is not None else correlated_noise(rng, n, T, instance_noise, correlation_length)
+        delta = network_offset * rng.standard_normal(n_networks)
+        eps = interaction_noise * rng.standard_normal((n_networks, n, T.size))
+        out.append(mean(L, T)[None, None, :] + noise[None] + delta[:, None, None] + eps)
+    return out
+
+
+def prediction_set(curves, sizes=SIZES, T=PREDICTION_TEMPERATURES, classifier="cnn") -> PredictionSet:
+    """A PredictionSet of :func:`ensemble_curves` (in memory, no file checks)."""
+    return PredictionSet(L=np.array(sizes), temperature=np.asarray(T, float), p=list(curves),
+                         paths=[f"synthetic_{classifier}_L{L}.nc" for L in sizes], attrs=[{} for _ in sizes],
+                         classifier=classifier)
+
+
+#: attributes of a synthetic scenario's prediction files (format version 2)
+PREDICTION_ATTRS = {"scenario": "clean", "disorder": "bimodal", "t_label": 0.95, "training_disorder": "gaussian",
+                    "label_noise": 0.0, "label_noise_mode": "uniform", "training_sweep_fraction": 1.0,
+                    "device": "cpu"}
+
+
+def write_prediction_files(directory, curves, sizes=SIZES, T=PREDICTION_TEMPERATURES, classifier="cnn",
+                           clip=True, **attrs) -> list[str]:
+    """Write per-network curves (list over sizes of (K, n, n_T)) as prediction files, format version 2.
+
+    One file per (L, network k): ``directory/L{L}/cnn{k}.nc`` for the CNN, ``directory/L{L}/{classifier}.nc``
+    for a null model (K = 1), written with :func:`sgpoison.io.formats.write_netcdf`. Values
+    are clipped to [0, 1] unless ``clip`` is False. ``attrs`` override :data:`PREDICTION_ATTRS`
+    and the per-file defaults (``settings_sha256``, ``training_data_sha256``, ``data_sha256``, ...).
+
+    Returns
+    -------
+    list of str
+        The paths, by size then network.
+    """
+    from sgpoison.io.formats import PREDICTION_FORMAT
+
+    paths = []
+    for L, P in zip(sizes, curves):
+        K = P.shape[0]
+        for k in range(K):
+            p = np.clip(P[k], 0.0, 1.0) if clip else P[k]
+            name = f"cnn{k}" if classifier == "cnn" else classifier
+            path = Path(directory) / f"L{L}" / f"{name}.nc"
+            file_attrs = {"format": PREDICTION_FORMAT, "format_version": 2, "L": int(L), **PREDICTION_ATTRS,
+                          "classifier": classifier, "network_index": k,
+                          "settings_sha256": f"settings-{classifier}", "training_data_sha256": f"gaussian-L{L}",
+                          "data_sha256": f"bimodal-L{L}", "model_sha256": f"model-{classifier}{k}-L{L}",
+                          **provenance({"synthetic": "builders.write_prediction_files"}), **attrs}
+            ds = xr.Dataset(
+                {"p": (("instance", "temperature"), p),
+                 "fraction_high": (("instance", "temperature"), (p > 0.5).astype(np.float64))},
+                coords={"instance": np.arange(p.shape[0]), "temperature": np.asarray(T, float)},
+                attrs=file_attrs)
+            paths.append(str(write_netcdf(ds, path)))
+    return paths
+
+
 def synthetic_moments(sizes=(6, 8, 12, 16), n=150, noise=0.3, seed=2, crossing=True) -> list[SizeMoments]:
     """Per-instance moments whose disorder averages follow exact scaling.
 

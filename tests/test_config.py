@@ -128,7 +128,8 @@ def _in_schema(node, value) -> bool:
 
 def test_every_limit_of_the_schema_is_a_settings_limit_or_the_study_s_own():
     """No number in the schema is a limit of its own, except those of keys only the study has."""
-    study_only = {"sizes[]", "simulation.seed", "simulation.batch_size", "simulation.{disorder}[].n_instances"}
+    study_only = {"sizes[]", "simulation.seed", "simulation.batch_size", "simulation.{disorder}[].n_instances",
+                  "network.n_networks"}  # the workflow's ensemble size (jobs per (scenario, L))
     found = set()
 
     def walk(node, key):
@@ -166,7 +167,6 @@ COMMAND_LINES = {
     "simulation.swap_interval": [("simulate", "--swap-interval")],
     "scenarios.{scenario}.sweep_fraction": [("simulate", "--sweep-fraction")],
     "network.t_label": [("train", "--t-label"), ("train-null", "--t-label"), ("audit", "--t-label")],
-    "network.n_networks": [("predict", "--n-networks")],
     "network.iterations": [("train", "--iterations")],
     "network.batch_size": [("train", "--batch-size")],
     "network.learning_rate": [("train", "--learning-rate")],
@@ -187,6 +187,7 @@ COMMAND_LINES = {
                                          ("audit", "--label-noise")],
     "analysis.n_bootstrap": [("analyze", "--n-bootstrap"), ("conventional", "--n-bootstrap")],
     "analysis.seed": [("analyze", "--seed"), ("conventional", "--seed")],
+    "analysis.observable": [("analyze", "--observable")],
     "audit.policy": [("audit", "--policy")],
     "audit.swap_floor": [("audit", "--swap-floor")],
 }

@@ -123,6 +123,8 @@ CASES = {
     "analysis.n_bootstrap": (_to("analysis.n_bootstrap", 20), ["analysis.n_bootstrap"],
                              {"analyze": ALL, "conventional": ALL}),
     "analysis.seed": (_to("analysis.seed", 1), ["analysis.seed"], {"analyze": ALL, "conventional": ALL}),
+    "analysis.observable": (_to("analysis.observable", "fraction_high"), ["analysis.observable"],
+                            {"analyze": ALL}),
     "audit.policy": (_to("audit.policy", "refuse"), ["audit.policy"], {"audit": ALL}),
     "audit.swap_floor": (_to("audit.swap_floor", 0.2), ["audit.swap_floor"], {"audit": ALL}),
     "audit.noise_estimate": (_to("audit.noise_estimate", True), ["audit.noise_estimate"], {"audit": ALL}),

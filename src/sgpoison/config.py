@@ -103,6 +103,7 @@ CONFIG_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "scenarios.{scenario}.sweep_fraction": (("SimulationParameters",), "sweep_fraction"),
     "analysis.n_bootstrap": (("AnalysisSettings", "ConventionalSettings"), "n_bootstrap"),
     "analysis.seed": (("AnalysisSettings", "ConventionalSettings"), "seed"),
+    "analysis.observable": (("AnalysisSettings",), "observable"),
     "audit.policy": (("AuditConfig",), "policy"),
     "audit.swap_floor": (("AuditConfig",), "swap_floor"),
     "audit.noise_estimate": (("AuditConfig",), "estimate_noise"),
@@ -294,7 +295,8 @@ def job_settings(config: Mapping) -> dict[str, Any]:
     out["prediction"] = _build(classes["PredictionSettings"],
                                {"batch_size": ("network.predict_batch_size", network["predict_batch_size"])})
     bootstrap = {field: (f"analysis.{field}", analysis[field]) for field in ("n_bootstrap", "seed")}
-    out["analysis"] = _build(classes["AnalysisSettings"], bootstrap)
+    out["analysis"] = _build(classes["AnalysisSettings"],
+                             bootstrap | {"observable": ("analysis.observable", analysis["observable"])})
     out["conventional"] = _build(classes["ConventionalSettings"], bootstrap)
     return out
 

@@ -313,13 +313,13 @@ def test_sign_flipped_data_get_the_same_symmetrized_prediction(clean, files, tmp
     np.testing.assert_array_equal(a["fraction_high"].values, b["fraction_high"].values)
 
 
-def test_prediction_refuses_a_network_outside_its_ensemble(files, tmp_path):
+def test_prediction_records_the_network_index_and_no_ensemble_size(files, tmp_path):
+    """K is the number of network files the analysis gets (the ensemble grows by adding
+    networks without touching the existing files), so no prediction file records it."""
     config = TrainingConfig(**(FAST | {"iterations": 2, "report_every": 2}), network_index=2)
     train(files["gaussian"], config, model_out=tmp_path / "cnn2.keras")
-    with pytest.raises(SettingsError, match="network 2") as info:
-        predict(tmp_path / "cnn2.keras", files["bimodal"], n_networks=2)
-    assert info.value.option == "--n-networks"
-    assert predict(tmp_path / "cnn2.keras", files["bimodal"], n_networks=3).attrs["network_index"] == 2
+    attrs = predict(tmp_path / "cnn2.keras", files["bimodal"]).attrs
+    assert attrs["network_index"] == 2 and attrs["classifier"] == "cnn" and "n_networks" not in attrs
 
 
 def test_mixed_bfloat16_training_learns_and_is_recorded(files):
@@ -400,11 +400,11 @@ def test_cli_train_then_predict(files, tmp_path, capsys):
     assert len(pd.read_csv(history)) == 2
     out = tmp_path / "p.nc"
     code, err = run_cli(["predict", "--model", str(model), "--data", str(files["bimodal"]), "--out", str(out),
-                         "--threads", "1", "--batch-size", "64", "--n-networks", "2"], capsys)
+                         "--threads", "1", "--batch-size", "64"], capsys)
     assert code == 0, err
     with xr.open_dataset(out) as p:
         assert p.attrs["scenario"] == "label_noise_1pct" and p.attrs["label_noise"] == 0.01
-        assert p.attrs["network_index"] == 1 and p.attrs["n_networks"] == 2
+        assert p.attrs["network_index"] == 1 and "n_networks" not in p.attrs
         assert p["p"].shape == (5, 6)
     code, err = run_cli(["predict", "--model", str(model), "--data", str(files["L6"]), "--out",
                          str(tmp_path / "p6.nc")], capsys)

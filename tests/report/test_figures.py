@@ -59,3 +59,23 @@ def test_plot_tc_summary(results):
     stem = root / "summary" / "tc_summary"
     assert_figures(figures.plot_tc_summary(table, stem), stem)
     assert np.isfinite(table.loc[0, "Tc_linear"])  # the scaling scenario's point is drawn
+
+
+def test_plot_nulls_and_tc_summary_with_null_models(tmp_path):
+    """The CNN ensemble beside a null model; the Tc summary draws the null model's crossing."""
+    from builders import ensemble_curves, prediction_set
+    from sgpoison.fss.estimates import write_estimates
+    from sgpoison.fss.predictions import ScenarioPredictions
+    from sgpoison.fss.verdict import analyze_scenario
+
+    data = ScenarioPredictions({"cnn": prediction_set(ensemble_curves(n=60, n_networks=3, seed=0)),
+                                "null_ql": prediction_set(ensemble_curves(n=60, n_networks=1, seed=1),
+                                                          classifier="null_ql")})
+    result = analyze_scenario(data, AnalysisSettings(**SETTINGS))
+    estimates = write_estimates(result, tmp_path / "clean")
+    stem = tmp_path / "clean" / "nulls"
+    assert_figures(figures.plot_nulls(result, stem, estimates), stem)
+    table = build_table({"clean": tmp_path / "clean" / "estimates.json"})
+    assert np.isfinite(table.loc[0, "null_ql_Tc_crossing"])
+    stem = tmp_path / "summary" / "tc_summary"
+    assert_figures(figures.plot_tc_summary(table, stem), stem)

@@ -171,7 +171,7 @@ for i, arg in enumerate(args):
 record = json.dumps({{"command": command, "argv": args}})
 files = [path for k in ("--out", "--history", "--metadata") for path in lists.get(k, [])]
 directory_outputs = {{
-    "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf"),
+    "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf", "nulls.png", "nulls.pdf"),
     "conventional": ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf"),
     "summary": ("results.csv", "results.nc", "tc_summary.png", "tc_summary.pdf"),
 }}
@@ -290,7 +290,7 @@ def validate_outputs(workdir: Path, config: dict) -> None:
                         assert key in ds.attrs, f"{path}: no {key} attribute"
         analysis = results / "analysis" / scenario
         json.loads((analysis / "estimates.json").read_text())
-        for name in ("estimates.nc", "fig1.png", "fig1.pdf"):
+        for name in ("estimates.nc", "fig1.png", "fig1.pdf", "nulls.png", "nulls.pdf"):
             assert (analysis / name).stat().st_size > 0, analysis / name
 
     conventional = results / "conventional"

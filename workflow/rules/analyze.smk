@@ -1,5 +1,6 @@
-# Finite-size scaling: per scenario, the crossing of p(T, L) over all L (paper Fig. 1); and the
-# conventional analysis of the bimodal data (Binder ratio and xi_L / L crossings).
+# Finite-size scaling: per scenario, every classifier's p(T, L) over all L -- the network ensemble
+# (paper Fig. 1) and the null models (nulls figure) -- with one bootstrap; and the conventional
+# analysis of the bimodal data (Binder ratio and xi_L / L crossings).
 
 
 rule analyze:
@@ -19,6 +20,17 @@ rule analyze:
             },
         ),
         figure_pdf=ANALYSIS_FIGURE_PDF,
+        nulls=report(
+            ANALYSIS_NULLS_FIGURE,
+            caption="../report/nulls.rst",
+            category="Network p(T, L)",
+            subcategory="{scenario}",
+            labels={
+                "scenario": "{scenario}",
+                "figure": "network and null models",
+            },
+        ),
+        nulls_pdf=ANALYSIS_NULLS_FIGURE_PDF,
     log:
         "logs/analyze/{scenario}.log",
     benchmark:
@@ -29,11 +41,13 @@ rule analyze:
         out_dir=subpath(output.estimates, parent=True),
         n_bootstrap=get_value("analysis.n_bootstrap"),
         seed=get_value("analysis.seed"),
+        observable=get_value("analysis.observable"),
         settings=get_settings("analyze"),
         code=get_code("analyze"),
     shell:
         "sgpoison analyze --predictions {input.predictions} --out {params.out_dir}"
-        " --n-bootstrap {params.n_bootstrap} --seed {params.seed} > {log} 2>&1"
+        " --n-bootstrap {params.n_bootstrap} --seed {params.seed}"
+        " --observable {params.observable} > {log} 2>&1"
 
 
 rule conventional:

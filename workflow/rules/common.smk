@@ -54,6 +54,8 @@ ANALYSIS_ESTIMATES = "results/analysis/{scenario}/estimates.json"
 ANALYSIS_TABLE = "results/analysis/{scenario}/estimates.nc"
 ANALYSIS_FIGURE = "results/analysis/{scenario}/fig1.png"
 ANALYSIS_FIGURE_PDF = "results/analysis/{scenario}/fig1.pdf"
+ANALYSIS_NULLS_FIGURE = "results/analysis/{scenario}/nulls.png"
+ANALYSIS_NULLS_FIGURE_PDF = "results/analysis/{scenario}/nulls.pdf"
 #: the conventional analysis of the bimodal data
 CONVENTIONAL_ESTIMATES = "results/conventional/estimates.json"
 CONVENTIONAL_TABLE = "results/conventional/estimates.nc"

@@ -1,7 +1,8 @@
 """``sgpoison summary``: results table and Tc figure of all scenarios.
 
 Writes ``OUT/results.csv``, ``OUT/results.nc``, ``OUT/tc_summary.png`` and
-``OUT/tc_summary.pdf`` (see docs/analysis.md).
+``OUT/tc_summary.pdf`` (see docs/analysis.md): per scenario every estimator with its interval,
+the verdict and its reason, the null models' Tc and the CNN - null differences.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def run(args: argparse.Namespace, settings: None) -> int:
     summary.write_summary(table, args.out, {"command": "summary", "scenarios": scenarios,
                                             "conventional": args.conventional, "audits": audits})
     for _, row in table.iterrows():
-        tc = row.get("Tc_linear") if row["kind"] == "machine_learning" else row.get("Tc_conventional")
-        print(f"{row['scenario']}: transition_detected={row['transition_detected']} Tc={tc}")
+        if row["kind"] != "machine_learning":
+            print(f"{row['scenario']}: transition_detected={row['transition_detected']} "
+                  f"Tc_conventional={row.get('Tc_conventional')}")
+            continue
+        print(f"{row['scenario']}: transition_detected={row['transition_detected']} "
+              f"Tc_crossing={row.get('Tc_crossing')} Tc_collapse={row.get('Tc_collapse')}"
+              + (f" ({row['reason']})" if row["reason"] else ""))
+        for column in table.columns:
+            if column.startswith("null_") and column.endswith("_sentence") and isinstance(row[column], str):
+                print(f"  {row[column]}")
     return 0

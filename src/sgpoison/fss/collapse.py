@@ -1,7 +1,9 @@
 """Data collapse of ``<p>(T, L)`` onto one cubic in ``x = L^(1/nu) (T - Tc)`` (paper Eq. 4).
 
-Weighted least squares with the cubic's coefficients eliminated (variable projection),
-and the Houdayer-Hartmann quality S of the collapse.
+Weighted least squares with the linear coefficients eliminated (variable projection), started
+from a grid over (Tc, nu) -- never from another estimator -- optionally with nu fixed (the
+paper's collapse with nu_ml) or one correction-to-scaling term; and the Houdayer-Hartmann
+quality S of the collapse.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sgpoison.fss.stats import STDERR_FLOOR
 
 @dataclass
 class CollapseFit:
-    """Data collapse ``<p>(T, L) = sum_k c_k x^k``, ``x = L^(1/nu)(T - Tc)``, k = 0..3.
+    """Data collapse ``<p>(T, L) = sum_k c_k x^k [+ L^-omega (g_0 + g_1 x)]``, ``x = L^(1/nu)(T - Tc)``.
 
     Attributes
     ----------
@@ -27,11 +29,11 @@ class CollapseFit:
         Converged, strictly inside the bounds of Tc (the temperature window) and nu.
     Tc, nu : float
         Fitted parameters (NaN when the fit could not be attempted).
-    coefficients : ndarray, shape (4,)
-        c_0..c_3 of the cubic (increasing powers).
+    coefficients : ndarray, shape (4,) or (6,)
+        c_0..c_3 of the cubic (increasing powers), then g_0, g_1 of the correction term.
     chi2, dof, reduced_chi2 : float, int, float
-        ``chi2 = sum ((<p> - poly(x)) / stderr)^2`` over the fitted points,
-        ``dof = n_points - 6``.
+        ``chi2 = sum ((<p> - fit) / sigma)^2`` over the fitted points,
+        ``dof = n_points - n_parameters``.
     quality_S : float
         Houdayer-Hartmann quality (about 1 for a collapse within the errors).
     n_points : int
@@ -40,6 +42,10 @@ class CollapseFit:
     fit_error_Tc, fit_error_nu : float
         Errors from the Jacobian of the fit (diagnostic; the reported errors are bootstrap).
     message : str
+    nu_fixed : bool
+        nu was fixed (not fitted).
+    correction_omega : float or None
+        omega of the correction term, if fitted.
     """
 
     success: bool
@@ -55,6 +61,19 @@ class CollapseFit:
     fit_error_Tc: float = math.nan
     fit_error_nu: float = math.nan
     message: str = ""
+    nu_fixed: bool = False
+    correction_omega: float | None = None
+
+    def scaled(self, L: np.ndarray, temperature: np.ndarray) -> np.ndarray:
+        """``x = L^(1/nu) (T - Tc)``, shape (n_L, n_T)."""
+        return np.asarray(L, dtype=np.float64)[:, None] ** (1.0 / self.nu) * (temperature[None, :] - self.Tc)
+
+    def curve(self, x: np.ndarray, L: float | None = None) -> np.ndarray:
+        """The fitted scaling function at ``x`` (with the correction term of size ``L``, if fitted)."""
+        y = np.polynomial.polynomial.polyval(x, self.coefficients[:4])
+        if self.correction_omega is not None and L is not None:
+            y = y + float(L) ** (-self.correction_omega) * (self.coefficients[4] + self.coefficients[5] * x)
+        return y
 
 
 def houdayer_hartmann_quality(x: np.ndarray, y: np.ndarray, dy: np.ndarray,
@@ -114,82 +133,138 @@ def houdayer_hartmann_quality(x: np.ndarray, y: np.ndarray, dy: np.ndarray,
     return total / count if count else math.nan
 
 
-def fit_collapse(L: np.ndarray, temperature: np.ndarray, mean: np.ndarray, stderr: np.ndarray,
-                 Tc_start: float, nu_start: float, p_range: tuple[float, float],
-                 nu_bounds: tuple[float, float] = AnalysisSettings.default("collapse_nu_bounds")) -> CollapseFit:
+#: points of the start grid of the collapse fits: Tc over the temperature window, nu log-spaced
+#: over its bounds (the least-squares fit then starts from the best grid point)
+GRID_TC, GRID_NU = 25, 20
+
+
+def _basis(x: np.ndarray, correction: np.ndarray | None) -> np.ndarray:
+    """Columns of the linear part: 1, x, x^2, x^3 (and L^-omega, L^-omega x)."""
+    V = np.stack([np.ones_like(x), x, x * x, x * x * x], axis=-1)
+    if correction is not None:
+        V = np.concatenate([V, np.stack([correction * np.ones_like(x), correction * x], axis=-1)], axis=-1)
+    return V
+
+
+def _grid_chi2(LL, TT, y, w, Tc, nu, correction):
+    """chi^2 of the best linear part at every (Tc, nu) of the grid (normal equations, batched)."""
+    x = LL[None, :] ** (1.0 / nu[:, None]) * (TT[None, :] - Tc[:, None])      # (G, n)
+    Vw = _basis(x, correction) * w[None, :, None]                               # (G, n, m)
+    yw = y * w
+    A = np.einsum("gnm,gnk->gmk", Vw, Vw)
+    b = np.einsum("gnm,n->gm", Vw, yw)
+    with np.errstate(all="ignore"):
+        try:
+            c = np.linalg.solve(A, b[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            c = np.stack([np.linalg.lstsq(a, bb, rcond=None)[0] for a, bb in zip(A, b)])
+        r = yw[None, :] - np.einsum("gnm,gm->gn", Vw, c)
+        chi2 = np.einsum("gn,gn->g", r, r)
+    return np.where(np.isfinite(chi2), chi2, np.inf)
+
+
+def fit_collapse(L: np.ndarray, temperature: np.ndarray, mean: np.ndarray, sigma: np.ndarray,
+                 p_range: tuple[float, float],
+                 nu_bounds: tuple[float, float] = AnalysisSettings.default("collapse_nu_bounds"),
+                 nu_fixed: float | None = None, correction_omega: float | None = None) -> CollapseFit:
     """Fit the data collapse onto a cubic (paper Eq. 4), weighted least squares.
 
-    Minimises ``chi2(Tc, nu) = min_c sum ((<p> - sum_k c_k x^k) / stderr)^2``,
-    ``x = L^(1/nu) (T - Tc)``, over the points with ``<p>`` inside ``p_range``.
-    The cubic coefficients are eliminated by linear least squares for every
-    (Tc, nu) (variable projection, Golub & Pereyra 1973); (Tc, nu) are found with
-    ``scipy.optimize.least_squares`` (trust-region reflective) with Tc bounded
-    to the temperature window and nu to ``nu_bounds``.
+    Minimises ``chi2(Tc, nu) = min_c sum ((<p> - sum_k c_k x^k [- L^-omega (g_0 + g_1 x)]) / sigma)^2``,
+    ``x = L^(1/nu) (T - Tc)``, over the points with ``<p>`` inside ``p_range``. The linear
+    coefficients are eliminated by linear least squares for every (Tc, nu) (variable
+    projection, Golub & Pereyra 1973). Start: the best point of a grid of ``GRID_TC`` values
+    of Tc over the temperature window times ``GRID_NU`` log-spaced values of nu over
+    ``nu_bounds`` (no start value from another estimator); then
+    ``scipy.optimize.least_squares`` (trust-region reflective) with Tc bounded to the window
+    and nu to ``nu_bounds``.
 
     Parameters
     ----------
     L : ndarray, shape (n_L,), int
     temperature : ndarray, shape (n_T,), float64
-    mean, stderr : ndarray, shape (n_L, n_T), float64
-    Tc_start, nu_start : float
-        Starting point (clipped into the bounds; NaN replaced by the window centre / 1).
+    mean, sigma : ndarray, shape (n_L, n_T), float64
+        ``<p>(T, L)`` and its total error (floored at ``STDERR_FLOOR``).
     p_range : (float, float)
     nu_bounds : (float, float)
+    nu_fixed : float, optional
+        Fit Tc alone with nu fixed (the paper's collapse with nu = nu_ml).
+    correction_omega : float, optional
+        Add the correction to scaling ``L^-omega (g_0 + g_1 x)`` (2 more linear parameters).
 
     Returns
     -------
     CollapseFit
-        ``success`` is False if fewer than 8 points (or fewer than 2 sizes with
-        2 points) lie in ``p_range``, the optimiser failed, or the fit ended on a bound.
+        ``success`` is False if fewer than ``n_parameters + 2`` points (or fewer than 2 sizes
+        with 2 points) lie in ``p_range``, the optimiser failed, or the fit ended on a bound.
+        ``dof = n_points - n_parameters`` (4 cubic coefficients, 2 correction coefficients,
+        Tc, and nu unless fixed).
     """
     lo, hi = p_range
+    n_linear = 4 + (2 if correction_omega is not None else 0)
+    n_params = n_linear + (1 if nu_fixed is not None else 2)
     mask = np.isfinite(mean) & (mean >= lo) & (mean <= hi)
     n_points = int(mask.sum())
-    if n_points < 8 or np.count_nonzero(mask.sum(axis=1) >= 2) < 2:
+    if n_points < n_params + 2 or np.count_nonzero(mask.sum(axis=1) >= 2) < 2:
         return CollapseFit(success=False, n_points=n_points, mask=mask,
-                           message=f"{n_points} points with {lo} <= <p> <= {hi}; need >= 8 from >= 2 sizes")
+                           message=f"{n_points} points with {lo:g} <= <p> <= {hi:g}; need >= {n_params + 2} "
+                                   "from >= 2 sizes")
+    if nu_fixed is not None and not (math.isfinite(nu_fixed) and nu_fixed > 0):
+        return CollapseFit(success=False, n_points=n_points, mask=mask, message=f"nu = {nu_fixed} is not positive")
     LL = np.broadcast_to(L[:, None].astype(np.float64), mean.shape)[mask]
     TT = np.broadcast_to(temperature[None, :], mean.shape)[mask]
     y = mean[mask]
-    sig = np.maximum(stderr[mask], STDERR_FLOOR)
+    sig = np.maximum(sigma[mask], STDERR_FLOOR)
     w = 1.0 / sig
     size_index = np.broadcast_to(np.arange(L.size)[:, None], mean.shape)[mask]
+    correction = LL ** (-correction_omega) if correction_omega is not None else None
 
-    def project(theta):
-        Tc, nu = theta
+    def project(Tc, nu):
         x = LL ** (1.0 / nu) * (TT - Tc)
-        V = np.vander(x, 4, increasing=True)
+        V = _basis(x, correction)
         c, *_ = np.linalg.lstsq(V * w[:, None], y * w, rcond=None)
         return x, c, (y - V @ c) * w
 
     t_lo, t_hi = float(temperature[0]), float(temperature[-1])
     width = t_hi - t_lo
-    Tc0 = Tc_start if math.isfinite(Tc_start) else 0.5 * (t_lo + t_hi)
-    nu0 = nu_start if math.isfinite(nu_start) and nu_start > 0 else 1.0
-    eps = 1e-6 * width
-    x0 = [min(max(Tc0, t_lo + eps), t_hi - eps),
-          min(max(nu0, nu_bounds[0] * 1.001), nu_bounds[1] * 0.999)]
+    Tc_grid = np.linspace(t_lo, t_hi, GRID_TC + 2)[1:-1]
+    if nu_fixed is None:
+        nu_grid = np.geomspace(nu_bounds[0], nu_bounds[1], GRID_NU + 2)[1:-1]
+        TcG, nuG = (a.ravel() for a in np.meshgrid(Tc_grid, nu_grid, indexing="ij"))
+    else:
+        TcG, nuG = Tc_grid, np.full(Tc_grid.size, float(nu_fixed))
+    best = int(np.argmin(_grid_chi2(LL, TT, y, w, TcG, nuG, correction)))
     try:
-        res = optimize.least_squares(lambda th: project(th)[2], x0,
-                                     bounds=([t_lo, nu_bounds[0]], [t_hi, nu_bounds[1]]),
-                                     method="trf", x_scale=[0.05 * width, 0.1 * x0[1]])
+        if nu_fixed is None:
+            res = optimize.least_squares(lambda th: project(th[0], th[1])[2], [TcG[best], nuG[best]],
+                                         bounds=([t_lo, nu_bounds[0]], [t_hi, nu_bounds[1]]), method="trf",
+                                         x_scale=[0.05 * width, 0.1 * nuG[best]])
+        else:
+            res = optimize.least_squares(lambda th: project(th[0], nu_fixed)[2], [TcG[best]],
+                                         bounds=([t_lo], [t_hi]), method="trf", x_scale=[0.05 * width])
     except (ValueError, np.linalg.LinAlgError) as exc:
         return CollapseFit(success=False, n_points=n_points, mask=mask, message=f"fit failed: {exc}")
-    Tc, nu = map(float, res.x)
-    x, c, r = project(res.x)
+    Tc = float(res.x[0])
+    nu = float(res.x[1]) if nu_fixed is None else float(nu_fixed)
+    x, c, r = project(Tc, nu)
     chi2 = float(r @ r)
-    dof = n_points - 6
+    dof = n_points - n_params
     on_bound = bool(np.any(res.active_mask != 0)) or not (t_lo < Tc < t_hi)
     try:
         cov = np.linalg.inv(res.jac.T @ res.jac)
-        err_Tc, err_nu = (float(np.sqrt(cov[0, 0])), float(np.sqrt(cov[1, 1])))
+        err = np.sqrt(np.diag(cov))
+        err_Tc, err_nu = float(err[0]), (float(err[1]) if nu_fixed is None else math.nan)
     except np.linalg.LinAlgError:
         err_Tc = err_nu = math.nan
     success = bool(res.success) and not on_bound and dof > 0
-    message = res.message if not on_bound else (
-        f"fit ended on a bound (Tc in [{t_lo}, {t_hi}], nu in {list(nu_bounds)})")
+    if on_bound:
+        message = (f"fit ended on a bound (Tc in [{t_lo:g}, {t_hi:g}]"
+                   + (f", nu in [{nu_bounds[0]:g}, {nu_bounds[1]:g}])" if nu_fixed is None else ")")
+                   + f" at Tc = {Tc:.4g}" + (f", nu = {nu:.4g}" if nu_fixed is None else ""))
+    else:
+        message = str(res.message)
     return CollapseFit(
         success=success, Tc=Tc, nu=nu, coefficients=c, chi2=chi2, dof=dof,
         reduced_chi2=chi2 / dof if dof > 0 else math.nan,
         quality_S=houdayer_hartmann_quality(x, y, sig, size_index),
-        n_points=n_points, mask=mask, fit_error_Tc=err_Tc, fit_error_nu=err_nu, message=str(message))
+        n_points=n_points, mask=mask, fit_error_Tc=err_Tc, fit_error_nu=err_nu, message=message,
+        nu_fixed=nu_fixed is not None, correction_omega=correction_omega)

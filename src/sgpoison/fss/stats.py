@@ -1,13 +1,13 @@
-"""Curves of disorder averages: averaging, smoothing, oriented roots and weighted lines.
+"""Curves of averages: smoothing, oriented roots and weighted lines.
 
 The numerical building blocks of both finite-size-scaling analyses
-(:mod:`sgpoison.fss.chain`, :mod:`sgpoison.fss.conventional`); the bootstrap over
-disorder instances and its intervals are in :mod:`sgpoison.bootstrap`.
+(:mod:`sgpoison.fss.chain`, :mod:`sgpoison.fss.conventional`); the averages over networks and
+instances are in :mod:`sgpoison.fss.resampling`, the instance draws and percentile intervals in
+:mod:`sgpoison.bootstrap`.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -19,24 +19,6 @@ from sgpoison.fss.settings import MIN_TEMPERATURES
 
 #: smallest standard error used as a weight (a curve whose instances all agree has stderr 0)
 STDERR_FLOOR = 1e-6
-
-
-def disorder_average(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Disorder average and its standard error.
-
-    Parameters
-    ----------
-    values : ndarray, shape (n_instances, n_T), float64
-
-    Returns
-    -------
-    mean, stderr : ndarray, shape (n_T,), float64
-        ``mean = (1/n) sum_i v_i``, ``stderr = std(v, ddof=1) / sqrt(n)``.
-    """
-    n = values.shape[0]
-    mean = values.mean(axis=0)
-    stderr = values.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(values.shape[1:], np.nan)
-    return mean, stderr
 
 
 def smoothing_spline(temperature: np.ndarray, values: np.ndarray,
@@ -67,14 +49,14 @@ def smoothing_spline(temperature: np.ndarray, values: np.ndarray,
         return interpolate.UnivariateSpline(t, y, w=1.0 / sigma, k=3, s=float(t.size))
 
 
-def oriented_root(grid: np.ndarray, values: np.ndarray, increasing: bool = True) -> float:
-    """Zero of a function sampled on a fine grid, crossing in a given direction.
+def oriented_roots(grid: np.ndarray, values: np.ndarray, increasing: bool = True) -> np.ndarray:
+    """Zero of each row of ``values`` sampled on a fine grid, crossing in a given direction.
 
     Parameters
     ----------
     grid : ndarray, shape (n,), float64
         Increasing abscissae.
-    values : ndarray, shape (n,), float64
+    values : ndarray, shape (..., n), float64
         Function values (non-finite values never bracket a root).
     increasing : bool
         True: the function goes from negative to non-negative; False: from
@@ -82,19 +64,32 @@ def oriented_root(grid: np.ndarray, values: np.ndarray, increasing: bool = True)
 
     Returns
     -------
-    float
-        The zero, by linear interpolation between the bracketing grid points;
-        when several zeros cross in the requested direction, the one with the
-        steepest slope. NaN when there is none.
+    ndarray, shape (...)
+        The zero of each row, by linear interpolation between the bracketing grid points;
+        when several zeros cross in the requested direction, the one with the steepest
+        slope. NaN when there is none.
     """
-    v = values if increasing else -values
-    ok = np.isfinite(v)
-    cand = np.nonzero(ok[:-1] & ok[1:] & (v[:-1] < 0) & (v[1:] >= 0))[0]
-    if cand.size == 0:
-        return math.nan
-    slopes = (v[cand + 1] - v[cand]) / (grid[cand + 1] - grid[cand])
-    i = int(cand[np.argmax(slopes)])
-    return float(grid[i] - v[i] * (grid[i + 1] - grid[i]) / (v[i + 1] - v[i]))
+    v = np.asarray(values, dtype=np.float64) if increasing else -np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bracket = (v[..., :-1] < 0) & (v[..., 1:] >= 0)       # NaN compares False: never brackets
+        dv = v[..., 1:] - v[..., :-1]
+    slope = np.where(bracket, dv / np.diff(grid), -np.inf)
+    k = np.argmax(slope, axis=-1)
+    found = np.take_along_axis(bracket, k[..., None], axis=-1)[..., 0]
+    v0 = np.take_along_axis(v, k[..., None], axis=-1)[..., 0]
+    d = np.take_along_axis(dv, k[..., None], axis=-1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = grid[k] - v0 * (grid[k + 1] - grid[k]) / d
+    return np.where(found, root, np.nan)
+
+
+def oriented_root(grid: np.ndarray, values: np.ndarray, increasing: bool = True) -> float:
+    """Zero of a function sampled on a fine grid, crossing in a given direction.
+
+    :func:`oriented_roots` of one curve ``values`` of shape (n,); returns a float (NaN when
+    there is none).
+    """
+    return float(oriented_roots(grid, values, increasing))
 
 
 def weighted_line(x: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, ...]:

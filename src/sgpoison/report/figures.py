@@ -1,13 +1,15 @@
 """Figures of the finite-size-scaling analyses (matplotlib, Agg backend, PNG and PDF).
 
 * :func:`plot_fss` -- the four panels of Fig. 1 of Fang, Barzegar & Katzgraber,
-  Mach. Learn.: Sci. Technol. 1, 045001 (2020) for one scenario:
-  (a) ``<p>`` vs T per L with the crossing, (b) log-log fit of the maxima of
-  ``d<p>/dT`` giving ``nu_ml``, (c) normalised linear coefficient vs T with its
-  zero, (d) data collapse onto the fitted cubic;
+  Mach. Learn.: Sci. Technol. 1, 045001 (2020) for the CNN of one scenario:
+  (a) ``<p>`` vs T per L with the combined crossing, (b) log-log fit of the maxima of
+  ``d<p>/dT`` giving ``nu_ml``, (c) normalised linear coefficients vs T with their
+  zeros, (d) full data collapse onto the fitted cubic;
+* :func:`plot_nulls` -- the CNN's and the null models' ``<p>(T, L)`` side by side;
 * :func:`plot_conventional` -- Binder ratio and xi_L/L vs T per L with their crossings;
-* :func:`plot_tc_summary` -- Tc of every scenario (both methods, or a no-signal
-  marker), the conventional estimate and the literature band.
+* :func:`plot_tc_summary` -- Tc of every scenario (every CNN estimate that exists and
+  the null models' crossings; open markers where no transition is claimed), the
+  conventional estimate and the literature band.
 
 Temperatures are in units of J (k_B = 1). Every function writes
 ``<stem>.png`` and ``<stem>.pdf`` atomically and returns their paths.
@@ -34,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from sgpoison.fss.conventional import ConventionalResult
-    from sgpoison.fss.verdict import AnalysisResult
+    from sgpoison.fss.verdict import AnalysisResult, ScenarioResult
 
 #: literature range of Tc for the 3D bimodal Edwards-Anderson model (Katzgraber, Koerner &
 #: Young, PRB 73, 224432 (2006): 1.12(2); Hasenbusch, Pelissetto & Vicari 2008: 1.109(10))
@@ -77,8 +79,36 @@ def _no_signal_text(ax, text):
             va="center", fontsize=8, color="0.3")
 
 
+def _entry(est: dict, name: str) -> dict:
+    return est["estimates"].get(name) or {"value": None, "error": None, "ci_low": None, "ci_high": None}
+
+
+def _curves(ax, result: "AnalysisResult", colors, est: dict | None = None, legend: bool = True) -> None:
+    """<p> vs T per L with total error bars and splines, and Tc_crossing with its interval."""
+    c, d = result.central, result.data
+    for i, l in enumerate(d.L):
+        ax.errorbar(d.temperature, result.mean[i], yerr=result.stderr[i], fmt="o", ms=3, color=colors[i],
+                    capsize=2, label=f"L = {l}")
+        if np.all(np.isfinite(c.smooth[i])):
+            ax.plot(c.fine_temperature, c.smooth[i], color=colors[i], lw=1)
+    if est is not None:
+        e = _entry(est, "Tc_crossing")
+        if e["value"] is not None:
+            _interval_line(ax, e["value"], e["ci_low"], e["ci_high"],
+                           rf"$T_c$ (crossing) = {_pm(e['value'], e['error'])}")
+    ax.set_xlabel(TEMPERATURE_AXIS_LABEL)
+    ax.set_ylabel(r"$\langle p \rangle$ (probability of high-$T$ phase)")
+    if legend:
+        ax.legend(fontsize=7)
+
+
 def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict | None = None) -> list[Path]:
-    """Paper Fig. 1 for one scenario (2 x 2 panels), written to ``<stem>.png/.pdf``.
+    """Paper Fig. 1 for the CNN of one scenario (2 x 2 panels), written to ``<stem>.png/.pdf``.
+
+    (a) ``<p>`` vs T per L (total errors) with ``Tc_crossing``; (b) the paper's log-log fit of
+    ``max d<p>/dT`` (open markers: no interior maximum); (c) the normalised linear coefficient
+    of ``<p>`` vs ``L^(1/nu)`` with nu of the full collapse (solid) and ``nu_ml`` (dashed);
+    (d) the full collapse. Every estimate that exists is drawn, whatever the verdict.
 
     Parameters
     ----------
@@ -86,8 +116,7 @@ def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict 
     stem : path-like
         Output path without extension.
     estimates : dict, optional
-        Output of :func:`sgpoison.fss.estimates.estimates_dict` (computed if omitted);
-        the Tc markers are drawn only when ``transition_detected``.
+        Output of :func:`sgpoison.fss.estimates.estimates_dict` (computed if omitted).
     """
     from sgpoison.fss.estimates import estimates_dict
 
@@ -97,27 +126,15 @@ def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict 
     L, T = d.L, d.temperature
     colors = _size_colors(len(L))
     detected = est["transition_detected"]
-    E = est["estimates"]
     fig, axes = plt.subplots(2, 2, figsize=(10, 8))
     (ax_a, ax_b), (ax_c, ax_d) = axes
 
-    # (a) <p> vs T
-    for i, l in enumerate(L):
-        ax_a.errorbar(T, result.mean[i], yerr=result.stderr[i], fmt="o", ms=3, color=colors[i],
-                      capsize=2, label=f"L = {l}")
-        if np.all(np.isfinite(c.smooth[i])):
-            ax_a.plot(c.fine_temperature, c.smooth[i], color=colors[i], lw=1)
-    if detected:
-        e = E["Tc_linear"]
-        _interval_line(ax_a, e["value"], e["ci_low"], e["ci_high"],
-                       rf"$T_c$ = {_pm(e['value'], e['error'])}")
-    ax_a.set_xlabel(TEMPERATURE_AXIS_LABEL)
-    ax_a.set_ylabel(r"$\langle p \rangle$ (probability of high-$T$ phase)")
-    ax_a.set_title("(a) classification probability")
-    ax_a.legend(fontsize=8)
+    _curves(ax_a, result, colors, est)
+    K = est.get("n_networks", 1)
+    ax_a.set_title(f"(a) classification probability ({K} network{'s' if K != 1 else ''} per L)")
 
-    # (b) log-log fit of max d<p>/dT
-    dm = est["derivative_maximum"]
+    # (b) the paper's log-log fit of max d<p>/dT
+    dm = est.get("derivative_maximum") or []
     val = np.array([x["value"] if x["value"] is not None else np.nan for x in dm], dtype=float)
     lo = np.array([x["ci_low"] if x["ci_low"] is not None else np.nan for x in dm], dtype=float)
     hi = np.array([x["ci_high"] if x["ci_high"] is not None else np.nan for x in dm], dtype=float)
@@ -126,7 +143,9 @@ def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict 
         yerr = np.vstack([np.clip(val - lo, 0, None), np.clip(hi - val, 0, None)])
         yerr = np.where(np.isfinite(yerr), yerr, 0.0)
         for i in np.nonzero(ok)[0]:
-            ax_b.errorbar([L[i]], [val[i]], yerr=yerr[:, [i]], fmt="o", color=colors[i], capsize=3)
+            interior = dm[i]["interior"]
+            ax_b.errorbar([L[i]], [val[i]], yerr=yerr[:, [i]], fmt="o", color=colors[i], capsize=3,
+                          mfc=colors[i] if interior else "none")
         ax_b.set_xscale("log")
         ax_b.set_yscale("log")
         ax_b.set_xticks([int(l) for l in L])
@@ -136,62 +155,117 @@ def plot_fss(result: "AnalysisResult", stem: str | os.PathLike, estimates: dict 
         ax_b.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         if math.isfinite(c.inverse_nu_ml) and math.isfinite(c.loglog_intercept):
             Lf = np.geomspace(L[0] * 0.9, L[-1] * 1.1, 50)
-            nu = E["nu_ml"]
+            nu = _entry(est, "nu_ml")
             lab = (rf"$\nu_{{ml}}$ = {_pm(nu['value'], nu['error'], 2)}" if nu["value"] is not None
-                   else rf"slope $1/\nu_{{ml}}$ = {c.inverse_nu_ml:.3f} (no transition)")
+                   else rf"slope $1/\nu_{{ml}}$ = {c.inverse_nu_ml:.3f} ($\nu_{{ml}}$ undefined)")
             ax_b.plot(Lf, np.exp(c.loglog_intercept) * Lf ** c.inverse_nu_ml, "k-", lw=1, label=lab)
             ax_b.legend(fontsize=8)
+        if not np.all(c.derivative_maximum_interior):
+            ax_b.text(0.02, 0.02, "open: no interior maximum (paper chain undefined)", transform=ax_b.transAxes,
+                      fontsize=7, color="0.3")
     else:
-        _no_signal_text(ax_b, "no positive maximum of d<p>/dT")
+        _no_signal_text(ax_b, "no positive maximum of d<p>/dT" if dm else "paper chain not computed")
     ax_b.set_xlabel(r"linear size $L$")
     ax_b.set_ylabel(r"$\max_T\, d\langle p\rangle/dT$ [$1/J$]")
-    ax_b.set_title(r"(b) $\max d\langle p\rangle/dT \propto L^{1/\nu_{ml}}$ (Eq. 6)")
+    ax_b.set_title(r"(b) paper: $\max d\langle p\rangle/dT \propto L^{1/\nu_{ml}}$ (Eq. 6)")
 
-    # (c) normalised linear coefficient
-    norm = c.normalisation
-    if math.isfinite(norm) and norm > 0:
-        ax_c.errorbar(T, c.linear_coefficient / norm, yerr=c.linear_coefficient_error / norm, fmt="o",
-                      ms=3, color="C0", capsize=2, label="fit at simulated $T$")
-        ax_c.plot(c.fine_temperature, c.linear_coefficient_fine / norm, color="C0", lw=1,
-                  label="from splines")
+    # (c) normalised linear coefficients b(T) of <p> vs L^(1/nu)
+    drawn = False
+    for prefix, name, nu_name, style, label in (
+            ("", "Tc_linear", "nu_collapse", "-", r"$\nu$ of the full collapse"),
+            ("paper_", "paper_Tc_linear", "nu_ml", "--", r"$\nu_{ml}$ (paper)")):
+        b_fine = getattr(c, f"{prefix}linear_coefficient_fine")
+        if b_fine is None or not np.any(np.isfinite(b_fine)):
+            continue
+        norm = float(np.nanmax(np.abs(b_fine)))
+        if not norm > 0:
+            continue
+        b, db = getattr(c, f"{prefix}linear_coefficient"), getattr(c, f"{prefix}linear_coefficient_error")
+        color = "C0" if not prefix else "C1"
+        nu = _entry(est, nu_name)["value"]
+        ax_c.errorbar(T, b / norm, yerr=db / norm, fmt="o", ms=3, color=color, capsize=2, alpha=0.7)
+        ax_c.plot(c.fine_temperature, b_fine / norm, style, color=color, lw=1,
+                  label=label + (f" = {nu:.2f}" if nu is not None else ""))
+        e = _entry(est, name)
+        if e["value"] is not None:
+            _interval_line(ax_c, e["value"], e["ci_low"], e["ci_high"], rf"zero: {e['value']:.3f}", color=color)
+        drawn = True
+    if drawn:
         ax_c.axhline(0.0, color="0.5", lw=0.8)
-        if detected:
-            e = E["Tc_linear"]
-            _interval_line(ax_c, e["value"], e["ci_low"], e["ci_high"], rf"zero: $T_c$ = {e['value']:.3f}")
-        ax_c.legend(fontsize=8)
+        ax_c.legend(fontsize=7)
     else:
-        _no_signal_text(ax_c, "linear coefficient undefined (nu_ml undefined)")
+        _no_signal_text(ax_c, "linear coefficient undefined (no nu: neither the full collapse nor nu_ml exists)")
     ax_c.set_xlabel(TEMPERATURE_AXIS_LABEL)
     ax_c.set_ylabel(r"normalised linear coefficient $b(T)/\max_T|b|$")
-    ax_c.set_title(r"(c) slope of $\langle p\rangle$ vs $L^{1/\nu_{ml}}$")
+    ax_c.set_title(r"(c) slope of $\langle p\rangle$ vs $L^{1/\nu}$ (Fig. 1c)")
 
-    # (d) collapse
+    # (d) the full collapse
     cf = c.collapse
-    if detected and cf is not None and cf.success:
+    if cf is not None and cf.success:
+        x = cf.scaled(L, T)
         for i, l in enumerate(L):
-            x = l ** (1.0 / cf.nu) * (T - cf.Tc)
             used = cf.mask[i]
-            ax_d.errorbar(x[used], result.mean[i, used], yerr=result.stderr[i, used], fmt="o", ms=3,
+            ax_d.errorbar(x[i, used], result.mean[i, used], yerr=result.stderr[i, used], fmt="o", ms=3,
                           color=colors[i], capsize=2, label=f"L = {l}")
-            ax_d.plot(x[~used], result.mean[i, ~used], "o", ms=3, mfc="none", color=colors[i], alpha=0.5)
-        xs = np.concatenate([l ** (1.0 / cf.nu) * (T - cf.Tc)[cf.mask[i]] for i, l in enumerate(L)])
+            ax_d.plot(x[i, ~used], result.mean[i, ~used], "o", ms=3, mfc="none", color=colors[i], alpha=0.5)
+        xs = x[cf.mask]
         xf = np.linspace(xs.min(), xs.max(), 200)
-        ax_d.plot(xf, np.polynomial.polynomial.polyval(xf, cf.coefficients), "k-", lw=1.2,
+        acceptable = est["checks"].get("collapse_acceptable", {}).get("passed", False)
+        ax_d.plot(xf, cf.curve(xf), "k-", lw=1.2,
                   label=(rf"cubic, $T_c$ = {cf.Tc:.3f}, $\nu$ = {cf.nu:.2f}, "
-                         rf"$\chi^2_r$ = {cf.reduced_chi2:.2f}"))
+                         rf"$\chi^2_r$ = {cf.reduced_chi2:.2f}" + ("" if acceptable else " (unacceptable)")))
         ax_d.set_xlim(xs.min() - 0.3 * np.ptp(xs), xs.max() + 0.3 * np.ptp(xs))
         ax_d.legend(fontsize=7)
     else:
-        msg = "no collapse: no transition detected" if not detected else (
-            f"collapse failed: {cf.message if cf is not None else 'not fitted'}")
-        _no_signal_text(ax_d, msg)
+        _no_signal_text(ax_d, f"no full collapse: {cf.message if cf is not None else 'not fitted'}")
     ax_d.set_xlabel(r"$x = L^{1/\nu}(T - T_c)$ [$J$]")
     ax_d.set_ylabel(r"$\langle p \rangle$")
-    ax_d.set_title("(d) data collapse (Eq. 4), filled points fitted")
+    ax_d.set_title(r"(d) full data collapse, $T_c$ and $\nu$ free (Eq. 4)")
 
     scen = est.get("scenario") or "scenario"
-    verdict = "transition detected" if detected else "NO transition detected: " + (est.get("reason") or "")
-    fig.suptitle("\n".join(textwrap.wrap(f"{scen}: {verdict}", 110)), fontsize=10)
+    verdict = "transition detected" if detected else "NO transition claimed: " + (est.get("reason") or "")
+    fig.suptitle("\n".join(textwrap.wrap(f"{scen} (CNN): {verdict}", 120)), fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, stem)
+
+
+def plot_nulls(result: "ScenarioResult", stem: str | os.PathLike, estimates: dict | None = None) -> list[Path]:
+    """The CNN's and every null model's ``<p>(T, L)`` side by side, written to ``<stem>.png/.pdf``.
+
+    One panel per classifier (same axes), with its total error bars, splines and
+    ``Tc_crossing`` interval; each null model's panel states whether the CNN's crossing is
+    distinguishable from it (:func:`sgpoison.fss.verdict.compare`).
+
+    Parameters
+    ----------
+    result : sgpoison.fss.verdict.ScenarioResult
+    stem : path-like
+    estimates : dict, optional
+        Output of :func:`sgpoison.fss.estimates.estimates_dict` (computed if omitted).
+    """
+    from sgpoison.fss.estimates import estimates_dict
+
+    est = estimates if estimates is not None else estimates_dict(result)
+    names = list(result.results)
+    colors = _size_colors(len(result.cnn.data.L))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names) + 0.5, 4.4), sharey=True, squeeze=False)
+    for k, (ax, name) in enumerate(zip(axes[0], names)):
+        block = est if k == 0 else est["nulls"][name]
+        r = result.results[name]
+        _curves(ax, r, colors, block, legend=True)
+        verdict = "transition" if block["transition_detected"] else "no transition"
+        title = (f"CNN ({block['n_networks']} network{'s' if block['n_networks'] != 1 else ''}/L): {verdict}"
+                 if k == 0 else f"{name}: {verdict}")
+        if k > 0:
+            title += "\n" + "\n".join(textwrap.wrap(est["comparisons"][name]["sentence"], 60))
+        ax.set_title(title, fontsize=7)
+        if k > 0:
+            ax.set_ylabel("")
+    if len(names) == 1:
+        axes[0][0].text(0.5, 0.02, "no null models in this scenario", transform=axes[0][0].transAxes,
+                        ha="center", fontsize=8, color="0.3")
+    scen = est.get("scenario") or "scenario"
+    fig.suptitle(f"{scen}: CNN and null models (logistic regression on physical observables)", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, stem)
 
@@ -238,23 +312,39 @@ def _asym(row, name):
     return v, [[max(v - lo, 0.0)], [max(hi - v, 0.0)]]
 
 
+#: the CNN's estimates drawn per scenario in the Tc summary: (column, x offset, marker, colour, label)
+TC_SUMMARY_ESTIMATES = (
+    ("Tc_crossing", -0.15, "o", "C0", "CNN: combined crossing"),
+    ("Tc_collapse", -0.05, "s", "C2", "CNN: full collapse"),
+    ("Tc_linear", 0.05, "^", "C4", r"CNN: linear coefficient ($\nu$ of the collapse)"),
+    ("paper_Tc_linear", 0.15, "D", "C1", r"CNN: paper's chain ($\nu_{ml}$)"),
+)
+
+
 def plot_tc_summary(table: "pd.DataFrame", stem: str | os.PathLike,
                     literature: Sequence[float] = LITERATURE_TC_BIMODAL) -> list[Path]:
-    """Tc per scenario (linear-coefficient and collapse methods) with the references.
+    """Tc per scenario: every CNN estimate that exists and each null model's crossing, with the references.
+
+    Filled markers: the CNN's verdict claims a transition; open markers: it does not (the
+    estimate exists but the verdict fails; the reason is in the table). Grey markers right of
+    the CNN's: the null models' ``Tc_crossing``.
 
     Parameters
     ----------
     table : pandas.DataFrame
         One row per scenario (``kind == "machine_learning"``) plus at most one
         ``kind == "conventional"`` row, columns as written by
-        :func:`sgpoison.report.summary.build_table` (``Tc_linear``, ``Tc_linear_ci_low`` ...).
+        :func:`sgpoison.report.summary.build_table` (``Tc_crossing``, ``Tc_crossing_ci_low``,
+        ``null_ql_Tc_crossing`` ...).
     stem : path-like
     literature : (float, float)
         Literature band of Tc (bimodal couplings).
     """
     ml = table[table["kind"] == "machine_learning"].reset_index(drop=True)
     conv = table[table["kind"] == "conventional"]
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(ml) + 2.5), 4.5))
+    nulls = sorted({c[: -len("_Tc_crossing")] for c in table.columns
+                    if c.startswith("null_") and c.endswith("_Tc_crossing")})
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * len(ml) + 3.0), 4.8))
     ax.axhspan(literature[0], literature[1], color="gold", alpha=0.35, lw=0,
                label=f"literature $T_c$ (bimodal) {literature[0]:.2f}-{literature[1]:.2f}")
     values = list(literature)
@@ -269,18 +359,30 @@ def plot_tc_summary(table: "pd.DataFrame", stem: str | os.PathLike,
                 ax.axhspan(lo, hi, facecolor="none", edgecolor="C3", hatch="///", alpha=0.4, lw=0)
                 values.extend([lo, hi])
             values.append(v)
+    labels_done = set()
+
+    def point(x, a, marker, color, label, filled):
+        ax.errorbar([x], [a[0]], yerr=a[1], fmt=marker, color=color, mfc=color if filled else "white",
+                    capsize=3, label=label if label not in labels_done else None)
+        labels_done.add(label)
+        values.extend([a[0] - a[1][0][0], a[0] + a[1][1][0]])
+
     no_signal = []
+    null_markers = ("v", "<", ">", "P", "X")
     for i, row in ml.iterrows():
         row = row.to_dict()
+        detected = bool(row.get("transition_detected"))
         got = False
-        for name, dx, marker, color, label in (("Tc_linear", -0.12, "o", "C0", "linear coefficient (Fig. 1c)"),
-                                               ("Tc_collapse", 0.12, "s", "C2", "data collapse (Eq. 4)")):
+        for name, dx, marker, color, label in TC_SUMMARY_ESTIMATES:
             a = _asym(row, name)
-            if a is not None and bool(row.get("transition_detected")):
-                ax.errorbar([i + dx], [a[0]], yerr=a[1], fmt=marker, color=color, capsize=3,
-                            label=label if label not in ax.get_legend_handles_labels()[1] else None)
-                values.extend([a[0] - a[1][0][0], a[0] + a[1][1][0]])
+            if a is not None:
+                point(i + dx, a, marker, color, label, detected)
                 got = True
+        for k, null in enumerate(nulls):
+            a = _asym(row, f"{null}_Tc_crossing")
+            if a is not None:
+                point(i + 0.25 + 0.07 * k, a, null_markers[k % len(null_markers)], "0.45",
+                      f"{null}: crossing", row.get(f"{null}_transition_detected") == "yes")
         if not got:
             no_signal.append(i)
     lo_v, hi_v = min(values), max(values)
@@ -289,22 +391,24 @@ def plot_tc_summary(table: "pd.DataFrame", stem: str | os.PathLike,
     ax.set_ylim(ymin, ymax)
     for k, i in enumerate(no_signal):
         ax.plot([i], [ymin + 0.6 * pad], "x", color="0.3", ms=10, mew=2,
-                label="no transition detected" if k == 0 else None)
-        ax.annotate("no signal", (i, ymin + 0.6 * pad), xytext=(0, 8), textcoords="offset points",
-                    ha="center", fontsize=8, color="0.3")
+                label="no estimate of Tc exists" if k == 0 else None)
     labels = []
     for _, row in ml.iterrows():
-        lab = str(row["scenario"])
+        lab = f"{row['scenario']}\n({'transition' if bool(row['transition_detected']) else 'no transition'}"
+        K = row.get("n_networks")
+        if K is not None and np.isfinite(K):
+            lab += f", K={int(K)}"
+        lab += ")"
         audit = row.get("audit_verdict")
         if isinstance(audit, str) and audit:
             lab += f"\n(audit: {audit})"
         labels.append(lab)
     ax.set_xticks(range(len(ml)))
     ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
-    ax.set_xlim(-0.6, len(ml) - 0.4)
-    ax.set_xlabel("training scenario")
+    ax.set_xlim(-0.6, len(ml) - 0.4 + 0.1 * len(nulls))
+    ax.set_xlabel("training scenario (open markers: no transition claimed)")
     ax.set_ylabel(r"critical temperature $T_c$ [$J$, $k_B = 1$]")
-    ax.set_title(r"$T_c$ from the network's $p(T, L)$ on bimodal couplings")
+    ax.set_title(r"$T_c$ from the classifiers' $p(T, L)$ on bimodal couplings")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save_figure(fig, stem)

@@ -5,14 +5,14 @@ Reads the ``estimates.json`` of ``sgpoison analyze`` (one per scenario) and of
 ``tc_summary.png/.pdf`` (:func:`sgpoison.report.figures.plot_tc_summary`).
 
 Columns (docs/analysis.md lists them all): identification (``scenario``,
-``kind``, ``source``), the verdict (``transition_detected``, ``reason``,
+``kind``, ``source``), the CNN's verdict (``transition_detected``, ``reason``,
 ``failed_checks``), every estimate ``X`` of the JSON's ``estimates`` as ``X``,
-``X_error``, ``X_ci_low``, ``X_ci_high``, then sizes, instance counts and
-provenance. Extra per-scenario inputs enter through *column providers*
-(:data:`COLUMN_PROVIDERS`): a function ``(name, estimates, extras) -> dict``
-that adds columns to each row. The audit verdict (``--audit NAME=PATH``, a JSON
-with ``verdict`` and ``failing_checks``) is one of them; adding another input is
-one more provider and one more CLI option.
+``X_error``, ``X_ci_low``, ``X_ci_high``, then the columns of the *column providers*
+(:data:`COLUMN_PROVIDERS`, functions ``(name, estimates, extras) -> dict``): the CNN
+ensemble (:func:`network_columns`), the null models and the CNN - null differences
+(:func:`null_columns`), the audit verdict (:func:`audit_columns`, from ``--audit
+NAME=PATH``); then sizes, instance counts and provenance. Adding another per-scenario input
+is one more provider (and one more CLI option).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sgpoison.fss.estimates import ESTIMATES_FORMAT
+from sgpoison.fss.estimates import ESTIMATES_FORMAT, ESTIMATES_FORMAT_VERSION
 from sgpoison.errors import DataFormatError, SettingsError
 from sgpoison.io.atomic import atomic_write
 from sgpoison.io.formats import write_netcdf
@@ -50,7 +50,7 @@ def load_estimates(path: str | os.PathLike, kind: str | None = None) -> dict[str
     Raises
     ------
     FileNotFoundError, DataFormatError
-        Missing file, invalid JSON, wrong ``format`` or ``kind``.
+        Missing file, invalid JSON, wrong ``format``, ``format_version`` or ``kind``.
     """
     path = Path(path)
     est = read_json(path, "estimates")
@@ -58,6 +58,9 @@ def load_estimates(path: str | os.PathLike, kind: str | None = None) -> dict[str
         raise DataFormatError(f"{path}: 'format' is not {ESTIMATES_FORMAT!r}; not an sgpoison estimates file")
     if kind is not None and est.get("kind") != kind:
         raise DataFormatError(f"{path}: 'kind' is {est.get('kind')!r}, expected {kind!r}")
+    if est.get("format_version") != ESTIMATES_FORMAT_VERSION:
+        raise DataFormatError(f"{path}: format_version {est.get('format_version')!r}; this sgpoison reads "
+                              f"version {ESTIMATES_FORMAT_VERSION} (rerun the analysis)")
     for key in ("transition_detected", "estimates", "L", "n_instances"):
         if key not in est:
             raise DataFormatError(f"{path}: missing key {key!r}")
@@ -117,21 +120,27 @@ def estimate_columns(est: Mapping[str, Any]) -> dict[str, Any]:
     return cols
 
 
+def _join(values: Mapping[str, Any]) -> str:
+    return ",".join(f"{k}:{'|'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in values.items())
+
+
 def provenance_columns(est: Mapping[str, Any]) -> dict[str, Any]:
     """Sizes, instances, scenario parameters and provenance of the analysis and of its inputs."""
     prov = est.get("provenance", {})
-    inputs = est.get("inputs", [])
+    inputs = list(est.get("inputs", [])) + [i for n in (est.get("nulls") or {}).values() for i in n.get("inputs", [])]
     input_commits = sorted({str(i.get("attrs", {}).get("git_commit")) for i in inputs
                             if i.get("attrs", {}).get("git_commit") is not None})
     models = est.get("model_sha256") or {}
     return {
         "L": ",".join(str(l) for l in est["L"]),
         "n_instances": ",".join(f"{k}:{v}" for k, v in est["n_instances"].items()),
+        "observable": est.get("observable") or "",
         "label_noise": _none_to_nan(est.get("label_noise")),
         "training_sweep_fraction": _none_to_nan(est.get("training_sweep_fraction")),
+        "t_label": _none_to_nan(est.get("t_label")),
         "disorder": est.get("disorder") or "",
         "sweep_fraction": _none_to_nan(est.get("sweep_fraction")),
-        "model_sha256": ",".join(f"{k}:{v}" for k, v in models.items()),
+        "model_sha256": _join(models),
         "n_bootstrap": _none_to_nan(est.get("settings", {}).get("n_bootstrap")),
         "git_commit": prov.get("git_commit", ""),
         "sgpoison_version": prov.get("sgpoison_version", ""),
@@ -139,6 +148,54 @@ def provenance_columns(est: Mapping[str, Any]) -> dict[str, Any]:
         "input_git_commits": ",".join(input_commits),
         "input_files": ",".join(str(i.get("path")) for i in inputs),
     }
+
+
+def network_columns(name: str, est: Mapping[str, Any], extras: Mapping[str, Any]) -> dict[str, Any]:
+    """``n_networks`` (K), ``network_variance_estimated`` and, per L, the spread between the
+    networks' curves and its share of the total variance (``network_spread``,
+    ``network_variance_share``: "L:value,...", empty for K = 1 and for the conventional row)."""
+    net = est.get("networks")
+    if not net:
+        return {"n_networks": np.nan, "network_variance_estimated": "", "network_spread": "",
+                "network_variance_share": ""}
+
+    def per_size(key):
+        values = {str(r["L"]): r[key] for r in net.get("per_size", []) if r.get(key) is not None}
+        return ",".join(f"{k}:{v:.3g}" for k, v in values.items())
+
+    return {"n_networks": net.get("n_networks", np.nan),
+            "network_variance_estimated": "yes" if net.get("network_variance_estimated") else "no",
+            "network_spread": per_size("spread"), "network_variance_share": per_size("variance_share")}
+
+
+#: estimates of each null model that get columns ``<null>_<estimate>`` (with error and interval)
+NULL_ESTIMATES = ("Tc_crossing", "Tc_collapse")
+
+
+def null_columns(name: str, est: Mapping[str, Any], extras: Mapping[str, Any]) -> dict[str, Any]:
+    """Per null model N: ``N_transition_detected``, ``N_Tc_crossing`` and ``N_Tc_collapse`` (with
+    ``_error``, ``_ci_low``, ``_ci_high``), ``cnn_minus_N_Tc_crossing`` and ``..._Tc_collapse``
+    (with ``_ci_low``, ``_ci_high`` at the comparison confidence, 95%), ``N_comparison``
+    (distinguishable / indistinguishable / not comparable) and ``N_sentence``."""
+    cols: dict[str, Any] = {}
+    comparisons = est.get("comparisons") or {}
+    for null, block in (est.get("nulls") or {}).items():
+        cols[f"{null}_transition_detected"] = "yes" if block.get("transition_detected") else "no"
+        for key in NULL_ESTIMATES:
+            e = block.get("estimates", {}).get(key) or {}
+            for suffix, field in (("", "value"), ("_error", "error"), ("_ci_low", "ci_low"),
+                                  ("_ci_high", "ci_high")):
+                cols[f"{null}_{key}{suffix}"] = _none_to_nan(e.get(field))
+        comparison = comparisons.get(null) or {}
+        for key, d in (comparison.get("differences") or {}).items():
+            cols[f"cnn_minus_{null}_{key}"] = _none_to_nan(d.get("value"))
+            cols[f"cnn_minus_{null}_{key}_ci_low"] = _none_to_nan(d.get("ci_low"))
+            cols[f"cnn_minus_{null}_{key}_ci_high"] = _none_to_nan(d.get("ci_high"))
+        flag = comparison.get("distinguishable")
+        cols[f"{null}_comparison"] = ("not comparable" if flag is None else
+                                      "distinguishable" if flag else "indistinguishable")
+        cols[f"{null}_sentence"] = comparison.get("sentence", "")
+    return cols
 
 
 def audit_columns(name: str, est: Mapping[str, Any], extras: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,6 +208,8 @@ def audit_columns(name: str, est: Mapping[str, Any], extras: Mapping[str, Any]) 
 
 #: functions ``(name, estimates, extras) -> dict of columns`` applied to every row
 COLUMN_PROVIDERS: list[Callable[[str, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]] = [
+    network_columns,
+    null_columns,
     audit_columns,
 ]
 
@@ -165,10 +224,10 @@ def make_row(name: str, est: Mapping[str, Any], source: str, extras: Mapping[str
         "failed_checks": "; ".join(est.get("failed_checks") or []),
     }
     row.update(estimate_columns(est))
-    row.update(provenance_columns(est))
-    row["source"] = source
     for provider in COLUMN_PROVIDERS:
         row.update(provider(name, est, extras))
+    row.update(provenance_columns(est))
+    row["source"] = source
     return row
 
 
@@ -238,7 +297,7 @@ def table_dataset(table: pd.DataFrame, parameters: Mapping[str, Any] | None = No
         if col == "scenario":
             continue
         s = table[col]
-        if col == "transition_detected":
+        if col == "transition_detected" or pd.api.types.is_bool_dtype(s):
             data[col] = ("row", s.astype(bool).astype(np.int8).to_numpy())
         elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             data[col] = ("row", s.astype(np.float64).to_numpy())
@@ -246,7 +305,7 @@ def table_dataset(table: pd.DataFrame, parameters: Mapping[str, Any] | None = No
             data[col] = ("row", np.array(["" if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
                                           for v in s], dtype=object))
     ds = xr.Dataset(data, coords={"scenario": ("row", table["scenario"].astype(str).to_numpy(dtype=object))})
-    ds.attrs.update({"format": "sgpoison-results", "format_version": 1})
+    ds.attrs.update({"format": "sgpoison-results", "format_version": 2})
     ds.attrs.update(provenance(parameters))
     return ds
 
