@@ -27,8 +27,9 @@ from workflow_support import (
 
 pytestmark = pytest.mark.workflow
 
-N_SCENARIOS, N_SIZES = 3, 3  # config/test.yaml
-NETWORKS = N_SCENARIOS * N_SIZES
+N_SCENARIOS, N_SIZES, K = 3, 3, 2  # config/test.yaml (K = network.n_networks)
+NETWORKS = N_SCENARIOS * N_SIZES * K  # train / predict jobs: one per network
+PAIRS = N_SCENARIOS * N_SIZES  # train_null / predict_null jobs: one per (scenario, L)
 
 
 def by_rule(jobs) -> Counter:
@@ -100,8 +101,8 @@ def test_a_changed_schema_default_reruns_only_its_jobs(stub_run):
     schema["properties"]["audit"]["properties"]["swap_floor"]["default"] = 0.2
     schema_path.write_text(yaml.safe_dump(schema))
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(audit=NETWORKS, train=NETWORKS, predict=NETWORKS, analyze=N_SCENARIOS,
-                                    summary=1)
+    assert by_rule(jobs) == Counter(audit=PAIRS, train=NETWORKS, predict=NETWORKS, train_null=PAIRS,
+                                    predict_null=PAIRS, analyze=N_SCENARIOS, summary=1)
     assert all('"swap_floor": 0.2' in job.reason for job in jobs if job.rule == "audit")
 
 
@@ -178,7 +179,9 @@ def test_a_deleted_intermediate_is_rebuilt_only_on_request(stub_run):
     jobs = dry_run(stub_run, GAUSSIAN_L4)
     assert [(job.rule, job.wildcards["disorder"], job.wildcards["L"]) for job in jobs] == [("merge", "gaussian", "4")]
     jobs = dry_run(stub_run, "--forcerun", GAUSSIAN_L4)
-    assert by_rule(jobs) == Counter(merge=1, audit=2, train=2, predict=2, analyze=2, summary=1)
+    # clean and label_noise_1pct train on it: their K networks and null models, analyses, summary
+    assert by_rule(jobs) == Counter(merge=1, audit=2, train=2 * K, predict=2 * K, train_null=2, predict_null=2,
+                                    analyze=2, summary=1)
 
 
 def test_touch_reruns_downstream_only_for_files_of_at_least_1_mb(stub_run):
@@ -195,8 +198,10 @@ def test_touch_reruns_downstream_only_for_files_of_at_least_1_mb(stub_run):
     assert dry_run(stub_run) == []
     os.utime(large)
     jobs = dry_run(stub_run)
-    assert by_rule(jobs) == Counter(predict=N_SCENARIOS, conventional=1, analyze=N_SCENARIOS, summary=1)
-    assert all("Updated input files" in job.reason for job in jobs if job.rule in ("predict", "conventional"))
+    assert by_rule(jobs) == Counter(predict=N_SCENARIOS * K, predict_null=N_SCENARIOS, conventional=1,
+                                    analyze=N_SCENARIOS, summary=1)
+    assert all("Updated input files" in job.reason for job in jobs
+               if job.rule in ("predict", "predict_null", "conventional"))
 
 
 def test_a_changed_shell_command_reruns_every_job_of_its_rule(stub_run):

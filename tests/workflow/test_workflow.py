@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
@@ -353,7 +354,7 @@ def test_networks_fan_out_with_their_index_and_the_configured_settings(completed
     monkeypatch.chdir(workdir)  # the commands' input files are relative to it
     config = validate_config(load_config("test.yaml"), CONFIG_SCHEMA)
     expected = job_settings(config)
-    networks = set()
+    networks, predicted = set(), set()
     for call in calls:
         if call["command"] in ("train", "train-null"):
             args = build_parser().parse_args([call["command"], *call["argv"]])
@@ -368,9 +369,11 @@ def test_networks_fan_out_with_their_index_and_the_configured_settings(completed
                 assert len(args.out) == len(config["null_models"])
             assert settings == reference, call
         if call["command"] == "predict":
-            assert int(_argument(call["argv"], "--n-networks")) == config["network"]["n_networks"]
-    assert networks == {(s, L, k) for s in config["scenarios"] for L in config["sizes"]
-                        for k in range(config["network"]["n_networks"])}
+            predicted.add(Path(_argument(call["argv"], "--model")).as_posix())
+    K = config["network"]["n_networks"]
+    assert networks == {(s, L, k) for s in config["scenarios"] for L in config["sizes"] for k in range(K)}
+    assert predicted == {f"results/models/{s}/L{L}/cnn{k}.keras" for s in config["scenarios"]
+                         for L in config["sizes"] for k in range(K)}
 
 
 def test_audit_policy_refuse_stops_only_the_failing_scenario(tmp_path):

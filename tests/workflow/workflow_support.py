@@ -278,7 +278,6 @@ def validate_outputs(workdir: Path, config: dict) -> None:
                     assert ds.attrs["scenario"] == scenario, path
                     assert ds.attrs["classifier"] == metadata["classifier"], path
                     assert ds.attrs["network_index"] == metadata["network_index"], path
-                    assert ds.attrs["n_networks"] == (n_networks if name.startswith("cnn") else 1), path
                     label_noise = config["scenarios"][scenario]["label_noise"]
                     assert float(ds.attrs["label_noise"]) == label_noise, path
                     assert float(ds.attrs["training_sweep_fraction"]) == float(

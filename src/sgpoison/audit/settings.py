@@ -6,7 +6,7 @@ import dataclasses
 
 from sgpoison.errors import SettingsError
 from sgpoison.ml.settings import LEARNING_RATE, PADDINGS, LabelSettings
-from sgpoison.settings import COUNT, SEED, THREADS, Settings, setting
+from sgpoison.settings import COUNT, SEED, THREADS, setting
 
 #: audit policies: ``warn`` reports a failing audit, ``refuse`` also stops the workflow
 POLICIES = ("warn", "refuse")

@@ -5,15 +5,16 @@ settings     :class:`~sgpoison.ml.settings.LabelSettings`, :class:`~sgpoison.ml.
              (defaults and limits; no TensorFlow)
 labels       1. the labels, T > t_label, their poisoning by label noise, the seeds of network k of
              size L: :func:`~sgpoison.ml.labels.training_set`
-stream       2. overlaps streamed from NetCDF to ``tf.data``: :class:`~sgpoison.ml.stream.OverlapBlocks`
+stream       2. overlaps streamed from NetCDF to ``tf.data``: :class:`~sgpoison.ml.stream.OverlapBlocks`;
+             a model applied to a file's snapshots: :func:`~sgpoison.ml.stream.snapshot_probabilities`
 augment      symmetry images of training batches: :class:`~sgpoison.ml.augment.SymmetryAugmentation`
 network      3. the CNN: :func:`~sgpoison.ml.network.build_model`, ``PeriodicPadding3D``,
              :func:`~sgpoison.ml.network.symmetrized_model`, devices (imports Keras)
 evaluation   loss and accuracies over held-out instances (no TensorFlow)
 train        4. training with validation on held-out instances: :func:`~sgpoison.ml.train.train`
-model_io     the ``.keras`` model with its metadata, the history CSV
-predict      5. p(T) of every instance of a (bimodal) file: :func:`~sgpoison.ml.predict.predict`;
-             the prediction file format (:func:`~sgpoison.ml.predict.prediction_dataset`)
+model_io     the ``.keras`` model with its metadata, the history CSV, the prediction file format
+             (:func:`~sgpoison.ml.model_io.prediction_dataset`)
+predict      5. p(T) of every instance of a (bimodal) file: :func:`~sgpoison.ml.predict.predict`
 null         the null models: logistic regression on q^2 and the link overlap
              (:func:`~sgpoison.ml.null.train_null`, :func:`~sgpoison.ml.null.predict_null`; scikit-learn)
 

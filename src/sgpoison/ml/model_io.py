@@ -1,4 +1,5 @@
-"""Files of a trained network: the ``.keras`` model with its metadata, and the history CSV.
+"""Files of a trained classifier: the ``.keras`` model with its metadata, the history CSV, and the
+prediction files every classifier (CNN or null model) writes (:func:`prediction_dataset`).
 
 The metadata (``model.json``, also embedded in the ``.keras`` archive as the member
 :data:`METADATA_MEMBER`, which Keras ignores when loading) record how the network was
@@ -10,14 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import math
 import zipfile
 from pathlib import Path
+from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
+import xarray as xr
 
 from sgpoison.errors import SettingsError
 from sgpoison.io.atomic import atomic_write
+from sgpoison.io.formats import PREDICTION_FORMAT, PREDICTION_FORMAT_VERSION
 from sgpoison.io.jsonio import read_json, to_json
+from sgpoison.ml.settings import LABEL_NOISE_MODE
 
 
 
@@ -109,3 +116,62 @@ def load_model(path: str | os.PathLike):
         raise SettingsError(
             f"{path}: model input L={model_lattice_size(model)} but metadata L={metadata['L']}", "--model")
     return model, metadata
+
+
+#: attributes every prediction file (format version 2) takes from its classifier's metadata:
+#: name -> type. The analysis refuses to mix files that differ in these (design.md).
+TRAINING_ATTRS: dict[str, type] = {
+    "classifier": str, "network_index": int, "scenario": str, "t_label": float,
+    "training_disorder": str, "training_data_sha256": str, "training_sweep_fraction": float,
+    "label_noise": float, "label_noise_mode": str, "label_flips": int, "settings_sha256": str,
+}
+
+
+def training_attributes(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`TRAINING_ATTRS` of a classifier's metadata (CNN or null model), typed for NetCDF.
+
+    Metadata of format version 1 (before ensembles) give ``classifier = "cnn"``, network 0,
+    ``label_noise_mode = "independent"`` and empty strings / NaN for what they lack.
+    """
+    defaults = {"classifier": "cnn", "network_index": 0, "label_noise_mode": LABEL_NOISE_MODE,
+                "training_data_sha256": metadata.get("data_sha256", "")}
+    out = {}
+    for name, kind in TRAINING_ATTRS.items():
+        value = metadata.get(name, defaults.get(name))
+        if value is None:
+            value = {str: "", float: math.nan, int: -1}[kind]
+        out[name] = kind(value)
+    return out
+
+
+def prediction_dataset(p_high: np.ndarray, high: np.ndarray, instances: np.ndarray, temperatures: np.ndarray,
+                       attrs: Mapping[str, Any]) -> xr.Dataset:
+    """A prediction file's dataset (format version 2) from per-snapshot classifications.
+
+    Parameters
+    ----------
+    p_high : float array, shape (n_instances, N_T, N_con)
+        Probability of label 1 of each snapshot.
+    high : bool array, same shape
+        Whether each snapshot was classified as label 1 (:func:`~sgpoison.ml.evaluation.classified_high`).
+    instances : int array, shape (n_instances,)
+    temperatures : float array, shape (N_T,)
+    attrs : mapping
+        Every attribute but ``format`` and ``format_version`` (docs/data-format.md).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``p`` = mean of ``p_high`` and ``fraction_high`` = mean of ``high`` over snapshots,
+        float64 with dims (instance, temperature).
+    """
+    return xr.Dataset(
+        {
+            "p": (("instance", "temperature"), np.asarray(p_high, dtype=np.float64).mean(axis=2),
+                  {"long_name": "mean probability of label 1 (T > t_label) over snapshots"}),
+            "fraction_high": (("instance", "temperature"), np.asarray(high).mean(axis=2, dtype=np.float64),
+                              {"long_name": "fraction of snapshots classified as label 1 (hard argmax)"}),
+        },
+        coords={"instance": np.asarray(instances), "temperature": np.asarray(temperatures, dtype=np.float64)},
+        attrs={"format": PREDICTION_FORMAT, "format_version": PREDICTION_FORMAT_VERSION, **attrs},
+    )

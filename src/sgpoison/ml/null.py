@@ -358,7 +358,7 @@ def predict_null(models: Sequence[str | os.PathLike], data: str | os.PathLike,
         model's (option ``--data``).
     """
     from sgpoison.io.jsonio import to_json
-    from sgpoison.ml.predict import prediction_dataset, training_attributes
+    from sgpoison.ml.model_io import prediction_dataset, training_attributes
 
     data = Path(data)
     if outs is not None and len(outs) != len(models):

@@ -6,8 +6,8 @@ with the sign-symmetrised network (p(q) + p(-q)) / 2 unless the model was traine
 it -- and ``fraction_high`` the fraction of snapshots classified as label 1 (hard argmax, as
 the authors' public script counts). The output is a prediction file (``sgpoison-prediction``,
 format version 2, docs/data-format.md), the input of the finite-size scaling
-(:mod:`sgpoison.fss`); :func:`prediction_dataset` builds it for every classifier (the CNN
-here, the null models in :mod:`sgpoison.ml.null`). TensorFlow is imported when it runs.
+(:mod:`sgpoison.fss`); :func:`~sgpoison.ml.model_io.prediction_dataset` builds it for every
+classifier (the CNN here, the null models in :mod:`sgpoison.ml.null`). TensorFlow is imported when it runs.
 """
 
 from __future__ import annotations
@@ -17,128 +17,19 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 import xarray as xr
 
-from sgpoison.errors import DataFormatError, SettingsError
-from sgpoison.io.formats import PREDICTION_FORMAT, PREDICTION_FORMAT_VERSION, overlap_layout, write_netcdf
+from sgpoison.errors import SettingsError
+from sgpoison.io.formats import overlap_layout, write_netcdf
 from sgpoison.io.jsonio import to_json
 from sgpoison.io.provenance import file_sha256, provenance
-from sgpoison.ml.model_io import load_model, read_model_metadata
-from sgpoison.ml.settings import LABEL_NOISE_MODE, PredictionSettings
-from sgpoison.ml.stream import OverlapBlocks
+from sgpoison.ml.model_io import load_model, prediction_dataset, read_model_metadata, training_attributes
+from sgpoison.ml.settings import PredictionSettings
+from sgpoison.ml.stream import snapshot_probabilities
 
 log = logging.getLogger(__name__)
-
-#: attributes every prediction file (format version 2) takes from its classifier's metadata:
-#: name -> type. The analysis refuses to mix files that differ in these (design.md).
-TRAINING_ATTRS: dict[str, type] = {
-    "classifier": str, "network_index": int, "scenario": str, "t_label": float,
-    "training_disorder": str, "training_data_sha256": str, "training_sweep_fraction": float,
-    "label_noise": float, "label_noise_mode": str, "label_flips": int, "settings_sha256": str,
-}
-
-
-def training_attributes(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The :data:`TRAINING_ATTRS` of a classifier's metadata (CNN or null model), typed for NetCDF.
-
-    Metadata of format version 1 (before ensembles) give ``classifier = "cnn"``, network 0,
-    ``label_noise_mode = "independent"`` and empty strings / NaN for what they lack.
-    """
-    defaults = {"classifier": "cnn", "network_index": 0, "label_noise_mode": LABEL_NOISE_MODE,
-                "training_data_sha256": metadata.get("data_sha256", "")}
-    out = {}
-    for name, kind in TRAINING_ATTRS.items():
-        value = metadata.get(name, defaults.get(name))
-        if value is None:
-            value = {str: "", float: math.nan, int: -1}[kind]
-        out[name] = kind(value)
-    return out
-
-
-def prediction_dataset(p_high: np.ndarray, high: np.ndarray, instances: np.ndarray, temperatures: np.ndarray,
-                       attrs: Mapping[str, Any]) -> xr.Dataset:
-    """A prediction file's dataset (format version 2) from per-snapshot classifications.
-
-    Parameters
-    ----------
-    p_high : float array, shape (n_instances, N_T, N_con)
-        Probability of label 1 of each snapshot.
-    high : bool array, same shape
-        Whether each snapshot was classified as label 1 (:func:`~sgpoison.ml.evaluation.classified_high`).
-    instances : int array, shape (n_instances,)
-    temperatures : float array, shape (N_T,)
-    attrs : mapping
-        Every attribute but ``format`` and ``format_version`` (docs/data-format.md).
-
-    Returns
-    -------
-    xarray.Dataset
-        ``p`` = mean of ``p_high`` and ``fraction_high`` = mean of ``high`` over snapshots,
-        float64 with dims (instance, temperature).
-    """
-    return xr.Dataset(
-        {
-            "p": (("instance", "temperature"), np.asarray(p_high, dtype=np.float64).mean(axis=2),
-                  {"long_name": "mean probability of label 1 (T > t_label) over snapshots"}),
-            "fraction_high": (("instance", "temperature"), np.asarray(high).mean(axis=2, dtype=np.float64),
-                              {"long_name": "fraction of snapshots classified as label 1 (hard argmax)"}),
-        },
-        coords={"instance": np.asarray(instances), "temperature": np.asarray(temperatures, dtype=np.float64)},
-        attrs={"format": PREDICTION_FORMAT, "format_version": PREDICTION_FORMAT_VERSION, **attrs},
-    )
-
-
-def snapshot_probabilities(model, path: str | os.PathLike, positions: np.ndarray, n_temperatures: int,
-                           n_snapshots: int, batch_size: int = 1000,
-                           threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Classify every snapshot of some instances of a simulation file, streamed in file order.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Output (batch, 2) probabilities, e.g. :func:`~sgpoison.ml.network.symmetrized_model`.
-    path : path-like
-        Simulation file (already validated).
-    positions : int array, shape (n,)
-        Positions along the file's ``instance`` dimension.
-    n_temperatures, n_snapshots : int
-    batch_size : int
-        Snapshots per forward pass.
-    threads : int, optional
-        tf.data threads.
-
-    Returns
-    -------
-    p_high : float64 array, shape (n, N_T, N_con)
-        P(label 1) of each snapshot.
-    high : bool array, same shape
-        argmax = label 1 (ties count as label 0).
-
-    Raises
-    ------
-    DataFormatError
-        If the file yields another number of snapshots than expected.
-    """
-    import tensorflow as tf
-
-    positions = np.asarray(positions, dtype=np.int64)
-    shape = (len(positions), int(n_temperatures), int(n_snapshots))
-    if shape[0] == 0:
-        return np.zeros(shape), np.zeros(shape, bool)
-    blocks = OverlapBlocks(path, positions, np.zeros(shape, np.int32))
-    n_batches = math.ceil(int(np.prod(shape)) / int(batch_size))
-    dataset = blocks.dataset(int(batch_size), order_seed=None, repeat=False, threads=threads)
-    dataset = dataset.map(lambda x, y: x).apply(tf.data.experimental.assert_cardinality(n_batches))
-    probabilities = np.asarray(model.predict(dataset, verbose=0))
-    if probabilities.shape != (np.prod(shape), 2):
-        raise DataFormatError(f"{path}: read {probabilities.shape[0]} snapshots, expected {np.prod(shape)}")
-    p_high = probabilities[:, 1].astype(np.float64).reshape(shape)
-    high = (np.argmax(probabilities, axis=1) == 1).reshape(shape)
-    return p_high, high
-
 
 def predict(
     model: str | os.PathLike,

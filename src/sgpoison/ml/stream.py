@@ -16,6 +16,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from sgpoison.errors import DataFormatError
+
 
 
 class OverlapBlocks:
@@ -214,3 +216,52 @@ def _to_network_input(x, y):
 def to_network_input(overlaps: np.ndarray) -> np.ndarray:
     """Convert int8 overlaps (n, L, L, L) to the network input float32 (n, L, L, L, 1)."""
     return np.asarray(overlaps, dtype=np.float32)[..., np.newaxis]
+
+
+def snapshot_probabilities(model, path: str | os.PathLike, positions: np.ndarray, n_temperatures: int,
+                           n_snapshots: int, batch_size: int = 1000,
+                           threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Classify every snapshot of some instances of a simulation file, streamed in file order.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Output (batch, 2) probabilities, e.g. :func:`~sgpoison.ml.network.symmetrized_model`.
+    path : path-like
+        Simulation file (already validated).
+    positions : int array, shape (n,)
+        Positions along the file's ``instance`` dimension.
+    n_temperatures, n_snapshots : int
+    batch_size : int
+        Snapshots per forward pass.
+    threads : int, optional
+        tf.data threads.
+
+    Returns
+    -------
+    p_high : float64 array, shape (n, N_T, N_con)
+        P(label 1) of each snapshot.
+    high : bool array, same shape
+        argmax = label 1 (ties count as label 0).
+
+    Raises
+    ------
+    DataFormatError
+        If the file yields another number of snapshots than expected.
+    """
+    import tensorflow as tf
+
+    positions = np.asarray(positions, dtype=np.int64)
+    shape = (len(positions), int(n_temperatures), int(n_snapshots))
+    if shape[0] == 0:
+        return np.zeros(shape), np.zeros(shape, bool)
+    blocks = OverlapBlocks(path, positions, np.zeros(shape, np.int32))
+    n_batches = math.ceil(int(np.prod(shape)) / int(batch_size))
+    dataset = blocks.dataset(int(batch_size), order_seed=None, repeat=False, threads=threads)
+    dataset = dataset.map(lambda x, y: x).apply(tf.data.experimental.assert_cardinality(n_batches))
+    probabilities = np.asarray(model.predict(dataset, verbose=0))
+    if probabilities.shape != (np.prod(shape), 2):
+        raise DataFormatError(f"{path}: read {probabilities.shape[0]} snapshots, expected {np.prod(shape)}")
+    p_high = probabilities[:, 1].astype(np.float64).reshape(shape)
+    high = (np.argmax(probabilities, axis=1) == 1).reshape(shape)
+    return p_high, high

@@ -37,7 +37,7 @@ from sgpoison.ml.evaluation import evaluation_positions, instance_accuracy, weig
 from sgpoison.ml.labels import SEED_ROLES, class_weights, training_set
 from sgpoison.ml.model_io import METADATA_FORMAT, save_model, write_history
 from sgpoison.ml.settings import LABEL_NOISE_MODE, TrainingConfig
-from sgpoison.ml.stream import OverlapBlocks, to_network_input
+from sgpoison.ml.stream import OverlapBlocks, snapshot_probabilities, to_network_input
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,6 @@ def train(
         symmetrized_model,
         variable_device,
     )
-    from sgpoison.ml.predict import snapshot_probabilities
 
     data = Path(data)
     tset = training_set(data, config, config.network_index)
