@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -91,11 +90,8 @@ def test_slurm_profile_template():
 def test_dry_run_builds_the_whole_dag(tmp_path, name):
     config = load_config(name)
     workdir = copy_workflow(tmp_path / "wf", name)
-    start = time.monotonic()
-    jobs = dry_run(workdir)
-    elapsed = time.monotonic() - start
+    jobs = dry_run(workdir)  # (planning time is not asserted: it depends on the machine's load)
     assert by_rule(jobs) == expected_job_counts(config)
-    assert elapsed < 30, f"dry run of {name} took {elapsed:.1f} s"
 
 
 def test_shipped_configfiles_replace_the_default(tmp_path):
