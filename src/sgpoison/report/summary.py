@@ -252,11 +252,13 @@ def build_table(scenarios: Mapping[str, str | os.PathLike], conventional: str | 
     return table[list(LEADING_COLUMNS) + rest]
 
 
-def table_dataset(table: pd.DataFrame, parameters: Mapping[str, Any] | None = None) -> xr.Dataset:
+def table_dataset(table: pd.DataFrame, parameters: Mapping[str, Any] | None = None,
+                  format: str = "sgpoison-results", format_version: int = 2) -> xr.Dataset:
     """The table as a NetCDF-ready dataset: dim ``row`` with coordinate ``scenario``.
 
-    Numeric columns become float64 (NaN for missing), ``transition_detected``
-    int8 (0/1), text columns strings (empty for missing).
+    Numeric columns become float64 (NaN for missing), ``transition_detected`` and boolean
+    columns int8 (0/1), text columns strings (empty for missing). Attributes ``format``,
+    ``format_version`` and provenance (``parameters``).
     """
     data = {}
     for col in table.columns:
@@ -271,7 +273,7 @@ def table_dataset(table: pd.DataFrame, parameters: Mapping[str, Any] | None = No
             data[col] = ("row", np.array(["" if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
                                           for v in s], dtype=object))
     ds = xr.Dataset(data, coords={"scenario": ("row", table["scenario"].astype(str).to_numpy(dtype=object))})
-    ds.attrs.update({"format": "sgpoison-results", "format_version": 2})
+    ds.attrs.update({"format": format, "format_version": format_version})
     ds.attrs.update(provenance(parameters))
     return ds
 
