@@ -222,3 +222,33 @@ def test_read_doses_refuses_bad_inputs_naming_them(scan, tmp_path):
         dr.read_doses("label_noise", d, e, a, base=0.0)
     with pytest.raises(SettingsError, match="the base t_label 0.95 is not one of the doses"):
         dr.base_dose(dr.AXES["t_label"], [0.9, 1.0])
+
+
+def test_cli_dose_response_writes_every_output_with_provenance(scan, tmp_path, capsys):
+    import xarray as xr
+
+    from builders import run_cli
+    from sgpoison.io.provenance import file_sha256
+
+    out = tmp_path / "dr"
+    argv = ["dose-response", "--axis", "label_noise", "--doses", *map(str, scan["doses"]),
+            "--estimates", *map(str, scan["estimates"]), "--audits", *map(str, scan["audits"]),
+            "--conventional", str(scan["conventional"]), "--out", str(out)]
+    code, err = run_cli(argv, capsys)
+    assert code == 0, err
+    for name in ("table.csv", "table.nc", "signal_loss.json", "dose_response.png", "dose_response.pdf"):
+        assert (out / name).stat().st_size > 0, name
+    table = pd.read_csv(out / "table.csv")
+    assert list(table["dose"]) == [0.0, 0.01, 0.02, 0.1]
+    assert list(table["signal"]) == [True, True, False, False]
+    signal = json.loads((out / "signal_loss.json").read_text())
+    assert signal["signal_lost_dose"] == 0.02 and signal["audit_protects"] is True
+    assert signal["conventional"]["Tc_conventional"]["value"] is not None
+    parameters = json.loads(signal["provenance"]["parameters"])
+    assert parameters["input_sha256"][str(scan["estimates"][0])] == file_sha256(scan["estimates"][0])
+    assert set(parameters["input_sha256"]) == {str(p) for p in scan["estimates"] + scan["audits"]
+                                               + [scan["conventional"]]}
+    with xr.open_dataset(out / "table.nc") as ds:
+        assert ds.attrs["format"] == "sgpoison-dose-response" and ds.attrs["git_commit"]
+        assert list(ds["signal"].values) == [1, 1, 0, 0]
+        assert json.loads(ds.attrs["signal_loss_json"])["signal_lost_dose"] == 0.02
