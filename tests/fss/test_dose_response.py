@@ -141,6 +141,10 @@ def test_the_interval_leaves_at_a_known_dose():
 def test_a_null_model_that_becomes_indistinguishable_loses_the_signal():
     _, out = rule([row(0.0), row(0.02), row(0.05, null="indistinguishable")])
     assert out["signal_lost_dose"] == 0.05 and out["criteria_failed"] == ["null null_ql: indistinguishable"]
+    missing = row(0.05)
+    del missing["null_ql_comparison"]  # the null model was not run at this dose
+    _, out = rule([row(0.0), missing])
+    assert out["criteria_failed"] == ["null null_ql: not compared"]
     # a null model the CNN is not distinguishable from at the base does not enter the rule
     _, out = rule([row(0.0, null="indistinguishable"), row(0.05, null="indistinguishable")])
     assert out["status"] == "not lost" and out["nulls_distinguishable_at_base"] == []

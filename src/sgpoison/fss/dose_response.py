@@ -363,8 +363,8 @@ def dose_signal(row: Mapping[str, Any], base: Mapping[str, Any], nulls: Sequence
                           f"[{b_lo:.4f}, {b_hi:.4f}]")
     for null in nulls:
         label = row.get(f"{null}_comparison")
-        if label != "distinguishable":
-            failed.append(f"null {null}: {label or 'not compared'}")
+        if label != "distinguishable":  # a null model missing at this dose: NaN in the table
+            failed.append(f"null {null}: {label if isinstance(label, str) and label else 'not compared'}")
     return failed
 
 
