@@ -129,6 +129,26 @@ def write_report(report: dict, path: str | os.PathLike) -> Path:
     return write_json(report, path, sort_keys=True)
 
 
+def read_report(path: str | os.PathLike) -> dict:
+    """Read an audit report written by :func:`write_report` (``sgpoison audit``).
+
+    Raises
+    ------
+    FileNotFoundError, DataFormatError
+        Missing file, invalid JSON, not an audit report (``format``), or a report without the
+        keys ``L``, ``verdict``, ``failing_checks``, ``thermalization``, ``labels`` (the
+        message names the file and the key).
+    """
+    report = read_json(path, "audit report")
+    if not isinstance(report, dict) or report.get("format") != AUDIT_FORMAT:
+        found = report.get("format") if isinstance(report, dict) else type(report).__name__
+        raise DataFormatError(f"{path}: not an sgpoison audit report (format {found!r})")
+    for key in ("L", "verdict", "failing_checks", "thermalization", "labels"):
+        if key not in report:
+            raise DataFormatError(f"{path}: missing key {key!r}; not a complete audit report")
+    return report
+
+
 def scenario_verdict(paths) -> dict:
     """Combine the audit reports of one scenario (one per L) for the results table.
 
@@ -153,10 +173,7 @@ def scenario_verdict(paths) -> dict:
     per_L, failing, noise = {}, [], {}
     parts = {"thermalization": "pass", "labels": "pass"}
     for path in paths:
-        report = read_json(path, "audit report")
-        if not isinstance(report, dict) or report.get("format") != AUDIT_FORMAT:
-            found = report.get("format") if isinstance(report, dict) else type(report).__name__
-            raise DataFormatError(f"{path}: not an sgpoison audit report (format {found!r})")
+        report = read_report(path)
         L = int(report["L"])
         per_L[L] = report["verdict"]
         failing += [f"L={L}: {check}" for check in report["failing_checks"]]

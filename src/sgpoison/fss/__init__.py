@@ -20,6 +20,9 @@ verdict       4. is there a transition, and is the CNN's crossing distinguishabl
 estimates     5. ``estimates.json`` and ``estimates.nc``: :func:`~sgpoison.fss.estimates.write_estimates`
 conventional  the reference without a network: Binder ratio and xi_L/L crossings,
               :func:`~sgpoison.fss.conventional.analyze_conventional`
+dose_response one poisoning scan (one scenario per dose): the dose table and the signal-loss
+              rule, :func:`~sgpoison.fss.dose_response.read_doses`,
+              :func:`~sgpoison.fss.dose_response.signal_loss`
 
 The instance draws and percentile intervals are :mod:`sgpoison.bootstrap`.
 """

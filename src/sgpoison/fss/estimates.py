@@ -22,7 +22,8 @@ from sgpoison.fss.chain import size_pairs, successive_pairs
 from sgpoison.fss.predictions import CNN, SCENARIO_ATTRS
 from sgpoison.fss.verdict import COMPARED, AnalysisResult, ScenarioResult
 from sgpoison.io.formats import write_netcdf
-from sgpoison.io.jsonio import to_json, to_jsonable, write_json
+from sgpoison.errors import DataFormatError
+from sgpoison.io.jsonio import read_json, to_json, to_jsonable, write_json
 from sgpoison.io.provenance import provenance
 
 #: ``format`` entry of the estimates written by ``analyze`` and ``conventional``
@@ -363,3 +364,48 @@ def write_estimates(result: ScenarioResult | AnalysisResult, out_dir: str | os.P
     write_json(estimates, out_dir / "estimates.json")
     write_netcdf(estimates_dataset(result, estimates), out_dir / "estimates.nc")
     return estimates
+
+
+def load_estimates(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
+    """Read an ``estimates.json`` written by ``analyze`` or ``conventional``.
+
+    Parameters
+    ----------
+    path : path-like
+    kind : {"machine_learning", "conventional"}, optional
+        Required ``kind`` entry.
+
+    Raises
+    ------
+    FileNotFoundError, DataFormatError
+        Missing file, invalid JSON, wrong ``format``, ``format_version`` or ``kind``.
+    """
+    path = Path(path)
+    est = read_json(path, "estimates")
+    if not isinstance(est, dict) or est.get("format") != ESTIMATES_FORMAT:
+        raise DataFormatError(f"{path}: 'format' is not {ESTIMATES_FORMAT!r}; not an sgpoison estimates file")
+    if kind is not None and est.get("kind") != kind:
+        raise DataFormatError(f"{path}: 'kind' is {est.get('kind')!r}, expected {kind!r}")
+    if est.get("format_version") != ESTIMATES_FORMAT_VERSION:
+        raise DataFormatError(f"{path}: format_version {est.get('format_version')!r}; this sgpoison reads "
+                              f"version {ESTIMATES_FORMAT_VERSION} (rerun the analysis)")
+    for key in ("transition_detected", "estimates", "L", "n_instances"):
+        if key not in est:
+            raise DataFormatError(f"{path}: missing key {key!r}")
+    return est
+
+
+def interval_columns(name: str, entry: Mapping[str, Any] | None) -> dict[str, float]:
+    """Table columns of one estimate entry (:func:`estimate_entry`): ``name``, ``name_error``,
+    ``name_ci_low``, ``name_ci_high`` (float, NaN where the entry or the value is missing)."""
+    entry = entry or {}
+    return {f"{name}{suffix}": math.nan if entry.get(key) is None else float(entry[key])
+            for suffix, key in (("", "value"), ("_error", "error"), ("_ci_low", "ci_low"),
+                                ("_ci_high", "ci_high"))}
+
+
+def comparison_label(distinguishable: bool | None) -> str:
+    """The word of a CNN - null comparison (``comparisons.N.distinguishable``): ``"distinguishable"``,
+    ``"indistinguishable"`` or ``"not comparable"`` (None)."""
+    return ("not comparable" if distinguishable is None else
+            "distinguishable" if distinguishable else "indistinguishable")

@@ -5,6 +5,8 @@ summary   ``results.csv`` / ``results.nc``: :func:`~sgpoison.report.summary.buil
 figures   paper Fig. 1 per scenario (:func:`~sgpoison.report.figures.plot_fss`), the conventional
           analysis (:func:`~sgpoison.report.figures.plot_conventional`), Tc of every scenario
           (:func:`~sgpoison.report.figures.plot_tc_summary`); PNG and PDF
+dose_response the outputs of ``sgpoison dose-response`` (:func:`~sgpoison.report.dose_response.write_dose_response`;
+          figure :func:`~sgpoison.report.figures.plot_dose_response`)
 provenance what every result file records and whether it is stale for a configuration
           (``sgpoison provenance``: :func:`~sgpoison.report.provenance.audit_results`)
 """

@@ -9,7 +9,9 @@
 * :func:`plot_conventional` -- Binder ratio and xi_L/L vs T per L with their crossings;
 * :func:`plot_tc_summary` -- Tc of every scenario (every CNN estimate that exists and
   the null models' crossings; open markers where no transition is claimed), the
-  conventional estimate and the literature band.
+  conventional estimate and the literature band;
+* :func:`plot_dose_response` -- Tc, the CNN - null differences and the audit against the dose
+  of one poisoning axis, with the signal-loss bracket.
 
 Temperatures are in units of J (k_B = 1). Every function writes
 ``<stem>.png`` and ``<stem>.pdf`` atomically and returns their paths.
@@ -410,5 +412,136 @@ def plot_tc_summary(table: "pd.DataFrame", stem: str | os.PathLike,
     ax.set_ylabel(r"critical temperature $T_c$ [$J$, $k_B = 1$]")
     ax.set_title(r"$T_c$ from the classifiers' $p(T, L)$ on bimodal couplings")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return save_figure(fig, stem)
+
+
+#: the CNN's estimates drawn against the dose: (column, marker, colour, label)
+DOSE_RESPONSE_ESTIMATES = (
+    ("Tc_crossing", "o", "C0", "CNN: combined crossing"),
+    ("Tc_collapse", "s", "C2", "CNN: full collapse"),
+    ("Tc_linear", "^", "C4", r"CNN: linear coefficient ($\nu$ of the collapse)"),
+    ("paper_Tc_linear", "D", "C1", r"CNN: paper's chain ($\nu_{ml}$)"),
+    ("paper_Tc_collapse", "v", "C5", r"CNN: collapse with $\nu_{ml}$"),
+)
+
+
+def plot_dose_response(table: "pd.DataFrame", signal: dict, conventional: dict, stem: str | os.PathLike,
+                       literature: Sequence[float] = LITERATURE_TC_BIMODAL) -> list[Path]:
+    """Dose-response of one poisoning axis (``sgpoison dose-response``).
+
+    (a) every CNN estimate of Tc that exists against the dose with its interval (filled: the
+    verdict claims a transition; open: it does not), the bimodal literature band, the
+    conventional ``xi_L/L`` estimate as a hatched band, the signal-loss bracket (grey) and the
+    first dose the audit flags (red dashed line); (b) ``Tc_crossing(CNN) - Tc_crossing(N)`` per
+    null model N with its 95% interval (filled: distinguishable), and the audit per dose (red
+    cross: flagged, green circle: passes); (c) for ``label_noise`` scans with noise estimates:
+    the audit's estimated rate per L against the injected rate (the diagonal: exact).
+    ``sweep_fraction`` runs from right to left (poison grows to the right).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The dose table (:func:`sgpoison.fss.dose_response.signal_loss`).
+    signal : dict
+        ``signal_loss.json`` content.
+    conventional : dict
+        :func:`sgpoison.fss.dose_response.conventional_reference`.
+    stem : path-like
+    literature : (float, float)
+    """
+    axis = signal["axis"]
+    x = table["dose"].to_numpy(dtype=float)
+    noise_cols = sorted((c for c in table.columns if c.startswith("audit_noise_rate_L")
+                         and not c.endswith(("_ci_low", "_ci_high"))), key=lambda c: int(c.rpartition("L")[2]))
+    third = axis == "label_noise" and any(np.isfinite(table[c].to_numpy(dtype=float)).any() for c in noise_cols)
+    fig, axes = plt.subplots(3 if third else 2, 1, figsize=(7.0, 9.5 if third else 7.0), sharex=not third)
+    ax = axes[0]
+    span = (np.nanmax(x) - np.nanmin(x)) or 1.0
+    ax.axhspan(literature[0], literature[1], color="gold", alpha=0.35, lw=0,
+               label=f"literature $T_c$ (bimodal) {literature[0]:.2f}-{literature[1]:.2f}")
+    conv = conventional.get("Tc_conventional") or {}
+    if conv.get("value") is not None:
+        ax.axhline(conv["value"], color="C3", lw=1.2,
+                   label=rf"conventional $\xi_L/L$ crossing {_pm(conv['value'], conv.get('error'))}")
+        if conv.get("ci_low") is not None and conv.get("ci_high") is not None:
+            ax.axhspan(conv["ci_low"], conv["ci_high"], facecolor="none", edgecolor="C3", hatch="///",
+                       alpha=0.4, lw=0)
+    detected = table["transition_detected"].to_numpy(dtype=bool)
+    offsets = np.linspace(-0.012, 0.012, len(DOSE_RESPONSE_ESTIMATES)) * span
+    for (name, marker, color, label), dx in zip(DOSE_RESPONSE_ESTIMATES, offsets):
+        if name not in table.columns:
+            continue
+        for filled in (True, False):
+            rows = [i for i in range(len(table)) if detected[i] == filled and _asym(table.iloc[i], name)]
+            if not rows:
+                continue
+            a = [_asym(table.iloc[i], name) for i in rows]
+            ax.errorbar(x[rows] + dx, [v for v, _ in a], yerr=np.hstack([np.array(e) for _, e in a]),
+                        fmt=marker, color=color, mfc=color if filled else "white", capsize=3,
+                        label=label if filled else f"{label} (no transition claimed)")
+
+    def mark(axis_):
+        bracket = signal.get("bracket") or {}
+        lo, hi = bracket.get("last_with_signal"), bracket.get("first_without_signal")
+        if signal.get("status") == "lost" and lo is not None and hi is not None:
+            axis_.axvspan(min(lo, hi), max(lo, hi), color="0.5", alpha=0.2, lw=0,
+                          label=f"signal lost at {hi:g} (bracket {lo:g}-{hi:g})")
+        flag = signal.get("first_audit_flag_dose")
+        if flag is not None:
+            axis_.axvline(flag, color="C3", ls="--", lw=1, label=f"audit first flags at {flag:g}")
+
+    mark(ax)
+    ax.set_ylabel(r"$T_c$ [$J$]")
+    ax.set_title("\n".join(textwrap.wrap(signal.get("statement", ""), 95)), fontsize=7)
+    ax.legend(fontsize=6, loc="best")
+    ax = axes[1]
+    ax.axhline(0.0, color="k", lw=0.8)
+    nulls = [c[: -len("_comparison")] for c in table.columns if c.endswith("_comparison")]
+    markers = ("v", "<", ">", "P", "X")
+    for k, null in enumerate(nulls):
+        name = f"cnn_minus_{null}_Tc_crossing"
+        if name not in table.columns:
+            continue
+        dist = (table[f"{null}_comparison"] == "distinguishable").to_numpy()
+        for filled in (True, False):
+            rows = [i for i in range(len(table)) if dist[i] == filled and _asym(table.iloc[i], name)]
+            if rows:
+                a = [_asym(table.iloc[i], name) for i in rows]
+                ax.errorbar(x[rows] + 0.01 * span * (k - len(nulls) / 2), [v for v, _ in a],
+                            yerr=np.hstack([np.array(e) for _, e in a]), fmt=markers[k % len(markers)],
+                            color=f"C{k}", mfc=f"C{k}" if filled else "white", capsize=3,
+                            label=f"CNN - {null} ({'distinguishable' if filled else 'not distinguishable'})")
+    flagged = table["audit_flagged"].to_numpy(dtype=bool)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(x)
+    top.set_xticklabels(["audit: fail" if f else "audit: pass" for f in flagged], fontsize=6, rotation=45)
+    for i in range(len(table)):
+        ax.plot([x[i]], [1.0], "x" if flagged[i] else "o", color="C3" if flagged[i] else "C2",
+                transform=ax.get_xaxis_transform(), clip_on=False, ms=7, mfc="none")
+    mark(ax)
+    ax.set_ylabel(r"$T_c^{\rm cross}$(CNN) $-$ $T_c^{\rm cross}$(null) [$J$]")
+    ax.legend(fontsize=6, loc="best")
+    if third:
+        ax = axes[2]
+        injected = table["injected_label_noise"].to_numpy(dtype=float)
+        ax.plot(injected, injected, color="k", lw=0.8, label="estimate = injected")
+        for k, col in enumerate(noise_cols):
+            lo = table[f"{col}_ci_low"].to_numpy(dtype=float)
+            hi = table[f"{col}_ci_high"].to_numpy(dtype=float)
+            v = table[col].to_numpy(dtype=float)
+            err = np.vstack([np.clip(v - lo, 0, None), np.clip(hi - v, 0, None)])
+            ax.errorbar(injected, v, yerr=np.nan_to_num(err), fmt="o", color=_size_colors(len(noise_cols))[k],
+                        capsize=3, label=f"audit estimate, L = {col.rpartition('L')[2]}")
+        ax.set_xlabel(r"injected label noise $\rho$")
+        ax.set_ylabel("estimated label-noise rate")
+        ax.legend(fontsize=6)
+    label = {"label_noise": r"label noise $\rho$ (flip probability)",
+             "sweep_fraction": "fraction of the thermalization sweeps of the training data",
+             "t_label": r"labelling temperature $t_{\rm label}$ [$J$]"}.get(axis, axis)
+    for a in axes[:2]:
+        a.set_xlabel(label)
+        if axis == "sweep_fraction" and not a.xaxis_inverted():
+            a.invert_xaxis()
     fig.tight_layout()
     return save_figure(fig, stem)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sgpoison.fss.estimates import ESTIMATES_FORMAT, ESTIMATES_FORMAT_VERSION
+from sgpoison.fss.estimates import comparison_label, interval_columns, load_estimates
 from sgpoison.errors import DataFormatError, SettingsError
 from sgpoison.io.atomic import atomic_write
 from sgpoison.io.formats import write_netcdf
@@ -36,35 +36,6 @@ from sgpoison.io.provenance import provenance
 CONVENTIONAL_NAME = "conventional"
 #: columns that come first, in this order (the estimate columns follow, then the rest)
 LEADING_COLUMNS = ("scenario", "kind", "transition_detected", "reason", "failed_checks")
-
-
-def load_estimates(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
-    """Read an ``estimates.json`` written by ``analyze`` or ``conventional``.
-
-    Parameters
-    ----------
-    path : path-like
-    kind : {"machine_learning", "conventional"}, optional
-        Required ``kind`` entry.
-
-    Raises
-    ------
-    FileNotFoundError, DataFormatError
-        Missing file, invalid JSON, wrong ``format``, ``format_version`` or ``kind``.
-    """
-    path = Path(path)
-    est = read_json(path, "estimates")
-    if not isinstance(est, dict) or est.get("format") != ESTIMATES_FORMAT:
-        raise DataFormatError(f"{path}: 'format' is not {ESTIMATES_FORMAT!r}; not an sgpoison estimates file")
-    if kind is not None and est.get("kind") != kind:
-        raise DataFormatError(f"{path}: 'kind' is {est.get('kind')!r}, expected {kind!r}")
-    if est.get("format_version") != ESTIMATES_FORMAT_VERSION:
-        raise DataFormatError(f"{path}: format_version {est.get('format_version')!r}; this sgpoison reads "
-                              f"version {ESTIMATES_FORMAT_VERSION} (rerun the analysis)")
-    for key in ("transition_detected", "estimates", "L", "n_instances"):
-        if key not in est:
-            raise DataFormatError(f"{path}: missing key {key!r}")
-    return est
 
 
 def _read_audit_file(path: Path) -> dict[str, Any]:
@@ -113,10 +84,7 @@ def estimate_columns(est: Mapping[str, Any]) -> dict[str, Any]:
     """``X``, ``X_error``, ``X_ci_low``, ``X_ci_high`` for every entry X of ``estimates``."""
     cols = {}
     for name, e in est["estimates"].items():
-        cols[name] = _none_to_nan(e.get("value"))
-        cols[f"{name}_error"] = _none_to_nan(e.get("error"))
-        cols[f"{name}_ci_low"] = _none_to_nan(e.get("ci_low"))
-        cols[f"{name}_ci_high"] = _none_to_nan(e.get("ci_high"))
+        cols.update(interval_columns(name, e))
     return cols
 
 
@@ -191,9 +159,7 @@ def null_columns(name: str, est: Mapping[str, Any], extras: Mapping[str, Any]) -
             cols[f"cnn_minus_{null}_{key}"] = _none_to_nan(d.get("value"))
             cols[f"cnn_minus_{null}_{key}_ci_low"] = _none_to_nan(d.get("ci_low"))
             cols[f"cnn_minus_{null}_{key}_ci_high"] = _none_to_nan(d.get("ci_high"))
-        flag = comparison.get("distinguishable")
-        cols[f"{null}_comparison"] = ("not comparable" if flag is None else
-                                      "distinguishable" if flag else "indistinguishable")
+        cols[f"{null}_comparison"] = comparison_label(comparison.get("distinguishable"))
         cols[f"{null}_sentence"] = comparison.get("sentence", "")
     return cols
 
@@ -286,11 +252,13 @@ def build_table(scenarios: Mapping[str, str | os.PathLike], conventional: str | 
     return table[list(LEADING_COLUMNS) + rest]
 
 
-def table_dataset(table: pd.DataFrame, parameters: Mapping[str, Any] | None = None) -> xr.Dataset:
+def table_dataset(table: pd.DataFrame, parameters: Mapping[str, Any] | None = None,
+                  format: str = "sgpoison-results", format_version: int = 2) -> xr.Dataset:
     """The table as a NetCDF-ready dataset: dim ``row`` with coordinate ``scenario``.
 
-    Numeric columns become float64 (NaN for missing), ``transition_detected``
-    int8 (0/1), text columns strings (empty for missing).
+    Numeric columns become float64 (NaN for missing), ``transition_detected`` and boolean
+    columns int8 (0/1), text columns strings (empty for missing). Attributes ``format``,
+    ``format_version`` and provenance (``parameters``).
     """
     data = {}
     for col in table.columns:
@@ -305,7 +273,7 @@ def table_dataset(table: pd.DataFrame, parameters: Mapping[str, Any] | None = No
             data[col] = ("row", np.array(["" if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
                                           for v in s], dtype=object))
     ds = xr.Dataset(data, coords={"scenario": ("row", table["scenario"].astype(str).to_numpy(dtype=object))})
-    ds.attrs.update({"format": "sgpoison-results", "format_version": 2})
+    ds.attrs.update({"format": format, "format_version": format_version})
     ds.attrs.update(provenance(parameters))
     return ds
 
