@@ -27,8 +27,8 @@ extensions = [
         extra_link_args=["-fopenmp"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
-    # scalar reference kernel, SIMD-lane kernel, multi-spin coding (src/sgpoison/mc/kernels.py)
-    for name in ("_kernel", "_kernel_lanes", "_kernel_multispin")
+    # scalar reference kernel, SIMD-lane kernels (float64, float32), multi-spin coding (src/sgpoison/mc/kernels.py)
+    for name in ("_kernel", "_kernel_lanes", "_kernel_lanes32", "_kernel_multispin")
 ]
 
 setup(

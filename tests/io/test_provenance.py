@@ -195,7 +195,8 @@ def test_commands_of_the_installed_package():
         assert prov.code_fingerprint(command).startswith("code sgpoison-")
     simulate, analyze, train = (set(prov.stage_modules(c)) for c in ("simulate", "analyze", "train"))
     assert {"sgpoison.mc.parallel_tempering", "sgpoison.mc._kernel", "sgpoison.mc._kernel_lanes",
-            "sgpoison.mc._kernel_multispin", "sgpoison.io.formats"} <= simulate
+            "sgpoison.mc._kernel_lanes32", "sgpoison.mc._kernel_multispin",
+            "sgpoison.io.formats"} <= simulate
     assert {"sgpoison.fss.verdict", "sgpoison.fss.collapse", "sgpoison.report.figures"} <= analyze
     assert not {"sgpoison.mc.parallel_tempering", "sgpoison.ml.train"} & analyze
     assert "sgpoison.ml.train" in train and not {"sgpoison.fss.verdict", "sgpoison.mc.kernels"} & train

@@ -14,16 +14,27 @@ import pytest
 import xarray as xr
 from test_engine import block_mean_and_error, exact_averages, small_params
 
-from sgpoison.mc import _kernel_lanes, _kernel_multispin, kernels
+from sgpoison.mc import _kernel_lanes, _kernel_lanes32, _kernel_multispin, kernels
 from sgpoison.mc import parallel_tempering as engine
 from sgpoison.mc.parallel_tempering import SimulationParameters, SimulationState, run, simulate, to_dataset
 from sgpoison.mc.lattice import neighbour_couplings, neighbours
 from sgpoison.mc.observables import energy, link_overlap
 
 ALL_KERNELS = kernels.KERNELS
+
+
+def _supports(kernel, disorder):
+    try:
+        kernels.resolve_kernel(kernel, disorder)
+    except ValueError:
+        return False
+    return True
+
+
 #: (disorder, kernel) pairs that exist
-COMBINATIONS = [(d, k) for d in ("gaussian", "bimodal") for k in ALL_KERNELS
-                if k != "multispin" or d == "bimodal"]
+COMBINATIONS = [(d, k) for d in ("gaussian", "bimodal") for k in ALL_KERNELS if _supports(k, d)]
+#: instances per batch of the kernels that batch instances (scalar: 1)
+BATCH = {"scalar": 1, "lanes": _kernel_lanes.LANES, "lanes32": _kernel_lanes32.LANES, "multispin": 64}
 
 
 def test_fast_exp_relative_error():
@@ -36,9 +47,82 @@ def test_fast_exp_relative_error():
     assert _kernel_lanes.fast_exp(np.zeros(3))[0] == 1.0  # dE <= 0 is always accepted
 
 
+def _float32_grid(lo, hi, stride):
+    """Every ``stride``-th float32 of [lo, hi] (lo <= hi <= 0), by bit pattern."""
+    a = int(np.float32(hi).view(np.uint32)) | 0x80000000
+    b = int(np.float32(lo).view(np.uint32))
+    return np.arange(a, b + 1, stride, dtype=np.uint64).astype(np.uint32).view(np.float32)
+
+
+def test_fast_expf_relative_error():
+    """The lanes32 exp: relative error < 2^-23 (float32 rounding included) on [-87, 0], exp(0) = 1.
+
+    Every 61st float32 of the domain (18 million values; the exhaustive check of all
+    1.1e9 floats gave 0.72 x 2^-23, docs/benchmarks.md) plus all 2^23 floats of [-1, -1/2].
+    """
+    x = np.concatenate([_float32_grid(-87.0, 0.0, 61), _float32_grid(-1.0, -0.5, 1)])
+    relative_error = np.abs(_kernel_lanes32.fast_expf(x) / np.exp(x.astype(np.float64)) - 1.0)
+    assert relative_error.max() < 2.0**-23, relative_error.max() / 2.0**-23
+    assert _kernel_lanes32.fast_expf(np.zeros(3))[0] == 1.0  # dE <= 0 is always accepted
+
+
+@pytest.mark.parametrize("beta", [0.2, 1.0, 1.25, 5.0])
+def test_lanes32_acceptance_probability_bound(beta):
+    """Exact acceptance probability of the 24-bit uniform vs the float32 exp, against the bound
+    |A - p| <= p (2^-23 + beta dE 2^-24) + 2^-24 of the module docstring (local field taken exact)."""
+    dE = np.concatenate([np.linspace(0.0, 87.0 / beta, 200_001), np.float32(np.arange(1, 2000)) / 64])
+    dE = dE.astype(np.float32).astype(np.float64)
+    p = np.exp(-beta * dE)
+    A = _kernel_lanes32.acceptance_probability(beta, dE)
+    bound = p * (2.0**-23 + beta * dE * 2.0**-24) + 2.0**-24
+    assert np.all(np.abs(A - p) <= bound), np.max(np.abs(A - p) / bound)
+    assert A[0] == 1.0
+
+
+def test_lanes32_acceptance_rate_is_metropolis():
+    """Empirical acceptance of the real kernel vs min(1, exp(-beta dE)) (binomial z, 2.6e6 decisions).
+
+    With an even L the checkerboard sweep updates the even sites first, while their
+    neighbours (odd sites) still hold the configuration before the sweep, so each even
+    site's flip is a Bernoulli trial with dE known from that configuration. Decisions are
+    pooled in 20 bins of p; the same data against exp(-1.02 beta dE) must fail (power).
+    """
+    L, n_inst = 4, 256
+    params = SimulationParameters(L=L, disorder="gaussian", instance_start=0, instance_stop=n_inst,
+                                  n_sweeps=1, t_min=0.8, t_max=2.5, n_temps=2, seed=9, kernel="lanes32")
+    state = SimulationState(params)
+    table = neighbours(L)
+    betas = 1.0 / params.temperatures
+    x, y, z = np.unravel_index(np.arange(L**3), (L, L, L))
+    even = (x + y + z) % 2 == 0
+    jn = np.stack([neighbour_couplings(J) for J in state.couplings])  # (n_inst, N, 6)
+    p_all, flipped_all = [], []
+    for sweep in range(40):
+        before = state.spins.astype(np.float64)  # (n_inst, 2, n_T slots, N)
+        h = np.einsum("bik,brcik->brci", jn, before[..., table])
+        dE = 2.0 * before * h
+        beta_of_slot = betas[np.argsort(state.slot_at_temp, axis=-1)]  # slot -> its temperature
+        kernels.run_sweeps("lanes32", state, table, betas, sweep, 1, 10**9, False, 1, "gaussian")
+        flipped = state.spins != before
+        p_all.append(np.minimum(1.0, np.exp(-beta_of_slot[..., None] * dE))[..., even].ravel())
+        flipped_all.append(flipped[..., even].ravel())
+    p, flipped = np.concatenate(p_all), np.concatenate(flipped_all)
+
+    def chi2(prob):
+        edges = np.quantile(prob[prob < 1], np.linspace(0, 1, 21))
+        idx = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, 19)
+        z = [(flipped[m].sum() - prob[m].sum()) / np.sqrt(np.sum(prob[m] * (1 - prob[m])))
+             for m in (((idx == k) & (prob < 1)) for k in range(20))]
+        return np.sum(np.square(z))
+
+    assert np.all(flipped[p == 1.0])
+    assert chi2(p) < 20 + 5 * np.sqrt(40), chi2(p)
+    assert chi2(p ** 1.02) > 20 + 5 * np.sqrt(40), chi2(p ** 1.02)
+
+
 def test_kernel_names():
     assert SimulationParameters(L=2, disorder="gaussian", instance_start=0, instance_stop=1,
-                                n_sweeps=1).kernel == "lanes"
+                                n_sweeps=1).kernel == "lanes32"
     assert SimulationParameters(L=2, disorder="bimodal", instance_start=0, instance_stop=1,
                                 n_sweeps=1).kernel == "multispin"
     assert small_params(kernel="scalar").to_dict()["kernel"] == "scalar"
@@ -46,6 +130,8 @@ def test_kernel_names():
         small_params(kernel="gpu")
     with pytest.raises(ValueError, match="only works for bimodal"):
         small_params(disorder="gaussian", kernel="multispin")
+    with pytest.raises(ValueError, match="only works for gaussian"):
+        small_params(disorder="bimodal", kernel="lanes32")
 
 
 def test_fixed_point_probability():
@@ -116,8 +202,8 @@ def test_state_invariants(kernel, disorder, L):
 
 @pytest.mark.parametrize("disorder, kernel", COMBINATIONS)
 def test_bitwise_identical_across_thread_counts(kernel, disorder):
-    """Two batches, the second one padded (8 lanes: 9 instances; multispin, 64 bits: 70)."""
-    n = 70 if kernel == "multispin" else 9
+    """Two batches, the second one padded (8 lanes: 9 instances; 16 lanes: 17; multispin, 64 bits: 70)."""
+    n = BATCH[kernel] + 1 if kernel != "scalar" else 9
     params = small_params(disorder=disorder, instance_start=3, instance_stop=3 + n, kernel=kernel)
     a = to_dataset(run(params, threads=1), params)
     b = to_dataset(run(params, threads=2), params)
@@ -126,10 +212,12 @@ def test_bitwise_identical_across_thread_counts(kernel, disorder):
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
 
 
-def test_lanes_trajectory_independent_of_batch():
-    """An instance gives the same data alone (7 padding lanes) and in a batch with others."""
-    alone = small_params(instance_start=6, instance_stop=7, kernel="lanes")
-    batch = small_params(instance_start=0, instance_stop=11, kernel="lanes")
+@pytest.mark.parametrize("kernel", ["lanes", "lanes32"])
+def test_lanes_trajectory_independent_of_batch(kernel):
+    """An instance gives the same data alone (the other lanes padding) and in a batch with others."""
+    alone = small_params(disorder="gaussian", instance_start=6, instance_stop=7, kernel=kernel)
+    batch = small_params(disorder="gaussian", instance_start=0, instance_stop=BATCH[kernel] + 3,
+                         kernel=kernel)
     a = to_dataset(run(alone), alone)
     b = to_dataset(run(batch), batch).sel(instance=[6])
     for name in ("overlap", "energy", "energy_log_binned", "link_overlap_log_binned",
@@ -138,11 +226,13 @@ def test_lanes_trajectory_independent_of_batch():
 
 
 @pytest.mark.parametrize("kernel", ALL_KERNELS)
-def test_checkpoint_resume_is_identical(kernel, tmp_path, monkeypatch):  # bimodal
-    """A run killed mid-way and resumed from its checkpoint equals an uninterrupted run."""
+def test_checkpoint_resume_is_identical(kernel, tmp_path, monkeypatch):
+    """A run killed mid-way and resumed from its checkpoint equals an uninterrupted run
+    (bimodal, or Gaussian for the Gaussian-only kernels)."""
     monkeypatch.setattr(engine, "_FLIPS_PER_CALL", 4 * 2 * 6 * 64 * 7)  # 7 sweeps per kernel call
     monkeypatch.setattr(kernels, "RELATIVE_SPEED", dict.fromkeys(kernels.KERNELS, 1))
-    params = small_params(n_sweeps=100, n_snapshots=6, kernel=kernel)
+    disorder = "bimodal" if _supports(kernel, "bimodal") else "gaussian"
+    params = small_params(n_sweeps=100, n_snapshots=6, kernel=kernel, disorder=disorder)
     reference = to_dataset(run(params), params)
     ckpt = tmp_path / "run.ckpt.npz"
     calls = []
@@ -164,7 +254,7 @@ def test_checkpoint_resume_is_identical(kernel, tmp_path, monkeypatch):  # bimod
     assert json.loads(resumed.attrs["parameters"])["kernel"] == kernel
     other = "scalar" if kernel != "scalar" else "lanes"
     with pytest.raises(ValueError, match="other parameters"):  # a checkpoint binds its kernel
-        run(small_params(n_sweeps=100, n_snapshots=6, kernel=other),
+        run(small_params(n_sweeps=100, n_snapshots=6, kernel=other, disorder=disorder),
             checkpoint=_checkpoint_of(tmp_path, params))
 
 
@@ -201,9 +291,12 @@ def _energy_series(kernel, disorder, temperatures_scale=1.0):
     return ds["energy"].values.mean(axis=-1)  # (instance, temperature, snapshot)
 
 
-@pytest.mark.parametrize("disorder, kernel", [c for c in COMBINATIONS if c[1] != "scalar"])
-def test_agrees_with_scalar(disorder, kernel):
-    """Instance by instance and temperature by temperature, <e> = <e> of the scalar kernel (chi-square).
+@pytest.mark.parametrize("disorder, kernel, reference",
+                         [(d, k, "scalar") for d, k in COMBINATIONS if k != "scalar"]
+                         + [("gaussian", "lanes32", "lanes")])
+def test_agrees_with_reference(disorder, kernel, reference):
+    """Instance by instance and temperature by temperature, <e> = <e> of the scalar kernel
+    (and of the float64 ``lanes`` kernel for ``lanes32``), same couplings, chi-square.
 
     The same comparison with temperatures 3 % apart fails, so the test has power.
     """
@@ -213,10 +306,10 @@ def test_agrees_with_scalar(disorder, kernel):
         z = (mean_a - mean_b) / np.sqrt(err_a**2 + err_b**2)
         return np.sum(z**2), z.size
 
-    scalar = _energy_series("scalar", disorder)
-    value, dof = chi2(_energy_series(kernel, disorder), scalar)
+    ref = _energy_series(reference, disorder)
+    value, dof = chi2(_energy_series(kernel, disorder), ref)
     assert value < dof + 5 * np.sqrt(2 * dof), (value, dof)
-    value, dof = chi2(_energy_series(kernel, disorder, temperatures_scale=1.03), scalar)
+    value, dof = chi2(_energy_series(kernel, disorder, temperatures_scale=1.03), ref)
     assert value > dof + 5 * np.sqrt(2 * dof), (value, dof)
 
 

@@ -57,9 +57,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"OpenMP threads over instances (default 1; {THREAD_COUNT.describe()})")
     p.add_argument("--kernel", choices=("auto",) + KERNELS, default=P.default("kernel"),
                    help="Monte Carlo kernel (sgpoison.mc.kernels): 'scalar' is the reference, 'lanes' "
-                        "updates 8 instances per SIMD vector, 'multispin' (bimodal only) 64 "
-                        "instances per machine word; 'auto' (default) picks the fastest tested one "
-                        "(lanes for Gaussian, multispin for bimodal). Kernels agree statistically, "
+                        "updates 8 instances per SIMD vector in float64, 'lanes32' (Gaussian only) "
+                        "16 in float32, 'multispin' (bimodal only) 64 instances per machine word; "
+                        "'auto' (default) picks the fastest tested one (lanes32 for Gaussian, "
+                        "multispin for bimodal). Kernels agree statistically, "
                         "not bitwise.")
     p.add_argument("--checkpoint", type=output_file(), default=None,
                    help="checkpoint file (.npz), written every --checkpoint-every seconds and on "

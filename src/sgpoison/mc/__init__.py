@@ -4,7 +4,8 @@ lattice              periodic cubic lattice: :func:`~sgpoison.mc.lattice.neighbo
 disorder             Gaussian and bimodal couplings from per-instance seeds: :func:`~sgpoison.mc.disorder.couplings`
 ladder               temperature ladders: :func:`~sgpoison.mc.ladder.temperature_ladder`
 observables          energy, overlap, link overlap, KPY energy (NumPy reference)
-kernels              the compiled sweep kernels (``_kernel``, ``_kernel_lanes``, ``_kernel_multispin``)
+kernels              the compiled sweep kernels (``_kernel``, ``_kernel_lanes``, ``_kernel_lanes32``,
+                     ``_kernel_multispin``)
                      and :func:`~sgpoison.mc.kernels.resolve_kernel`
 parallel_tempering   :class:`~sgpoison.mc.parallel_tempering.SimulationParameters`, a job's
                      :func:`~sgpoison.mc.parallel_tempering.run` (checkpoint/resume) and

@@ -3,7 +3,8 @@
 Every kernel advances the engine's state arrays (layout in :mod:`sgpoison.mc._kernel`)
 by a number of Metropolis sweeps with parallel tempering, in place, and gives
 bitwise identical results for any number of threads and however a run is split
-into calls. Kernels differ in speed and in the order in which they use random
+into calls (``lanes32``: for the engine's call schedule, which a resumed checkpoint
+repeats; its energies are recounted at the end of each call). Kernels differ in speed and in the order in which they use random
 numbers, so their trajectories for one seed differ while their statistics agree
 (``tests/mc/test_kernels.py``).
 
@@ -12,7 +13,13 @@ numbers, so their trajectories for one seed differ while their statistics agree
     implementation that defines correctness.
 ``lanes``
     :mod:`sgpoison.mc._kernel_lanes`, 8 instances per SIMD vector, checkerboard site
-    order, branch-free acceptance; about 10x faster (``docs/benchmarks.md``).
+    order, branch-free acceptance, float64 throughout; about 10x faster
+    (``docs/benchmarks.md``).
+``lanes32``
+    :mod:`sgpoison.mc._kernel_lanes32`, the same scheme in float32: 16 instances per
+    vector, a 24-bit uniform per flip against a float32 exp, energies kept in
+    float64 and recounted at every measurement; Gaussian couplings only; acceptance
+    bias bound in its docstring (relative ~1e-5, absolute 2^-24 per flip).
 ``multispin``
     :mod:`sgpoison.mc._kernel_multispin`, bimodal couplings only: one bit per
     instance, 64 instances per word, every bit with its own uniform compared
@@ -20,7 +27,7 @@ numbers, so their trajectories for one seed differ while their statistics agree
     instance's trajectory depends on the other instances of its batch of 64
     (consecutive instances of the job), not on the thread count.
 ``auto``
-    The fastest tested kernel for the disorder: ``lanes`` for Gaussian,
+    The fastest tested kernel for the disorder: ``lanes32`` for Gaussian,
     ``multispin`` for bimodal couplings.
 """
 
@@ -31,20 +38,20 @@ from typing import Protocol
 import numpy as np
 
 from sgpoison.errors import SettingsError
-from sgpoison.mc import _kernel, _kernel_lanes, _kernel_multispin
+from sgpoison.mc import _kernel, _kernel_lanes, _kernel_lanes32, _kernel_multispin
 
 #: kernel names accepted by :func:`resolve_kernel` (besides ``"auto"``)
-KERNELS = ("scalar", "lanes", "multispin")
+KERNELS = ("scalar", "lanes", "lanes32", "multispin")
 
 #: kernels restricted to some disorders
-_ONLY_FOR = {"multispin": ("bimodal",)}
+_ONLY_FOR = {"multispin": ("bimodal",), "lanes32": ("gaussian",)}
 
-_DEFAULT = {"gaussian": "lanes", "bimodal": "multispin"}
+_DEFAULT = {"gaussian": "lanes32", "bimodal": "multispin"}
 
 #: speed relative to ``scalar`` (docs/benchmarks.md); the engine makes each kernel call
 #: this much longer so that converting the state in and out of a fast kernel's layout
 #: (a few sweeps' worth of work per call) stays a small overhead
-RELATIVE_SPEED = {"scalar": 1, "lanes": 10, "multispin": 60}
+RELATIVE_SPEED = {"scalar": 1, "lanes": 10, "lanes32": 20, "multispin": 60}
 
 
 class KernelState(Protocol):
@@ -110,6 +117,8 @@ def run_sweeps(kernel: str, state: KernelState, neighbours: np.ndarray, betas: n
         _kernel.run_sweeps(*args)
     elif kernel == "lanes":
         _kernel_lanes.run_sweeps(*args, disorder == "bimodal")
+    elif kernel == "lanes32":
+        _kernel_lanes32.run_sweeps(*args)
     elif kernel == "multispin":
         _kernel_multispin.run_sweeps(*args)
     else:
