@@ -174,6 +174,7 @@ directory_outputs = {{
     "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf", "nulls.png", "nulls.pdf"),
     "conventional": ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf"),
     "summary": ("results.csv", "results.nc", "tc_summary.png", "tc_summary.pdf"),
+    "dose-response": ("table.csv", "table.nc", "dose_response.png", "dose_response.pdf", "signal_loss.json"),
 }}
 if command in directory_outputs:
     files = [os.path.join(values["--out"], name) for name in directory_outputs[command]]
