@@ -51,7 +51,7 @@ def test_invalid_config_is_rejected_naming_the_key(case):
     assert key in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "dose-response.yaml"])
 def test_shipped_configs_are_valid_and_get_the_schema_defaults(name):
     config = load_config(name)
     config.pop("audit", None)
