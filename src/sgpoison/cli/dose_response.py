@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sgpoison.cli._common import input_file, output_directory
+from sgpoison.cli._common import Files, input_file, output_directory
+
+#: the files written in --out (workflow/rules/dose_response.smk)
+OUTPUTS = ("table.csv", "table.nc", "dose_response.png", "dose_response.pdf", "signal_loss.json")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -28,8 +31,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="audit reports of those scenarios (matched by the scenario they record)")
     p.add_argument("--conventional", required=True, type=input_file, help="conventional estimates.json")
     p.add_argument("--out", required=True, type=output_directory, help="output directory")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, files=files)
     return p
+
+
+def files(args: argparse.Namespace) -> Files:
+    return Files(inputs={"--estimates": list(args.estimates), "--audits": list(args.audits),
+                         "--conventional": [args.conventional]},
+                 outputs={"--out": [args.out / name for name in OUTPUTS]}, directories={"--out": args.out})
 
 
 def run(args: argparse.Namespace, settings: None) -> int:
