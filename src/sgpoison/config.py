@@ -312,7 +312,7 @@ def _scan_plan(config: Mapping) -> tuple[dict[str, dict], dict[str, list[tuple[f
         doses[axis] = []
         for index, dose in enumerate(scans[axis]):
             key = f"scans.{axis}[{index}]"
-            scenario = {k: v for k, v in config["scenarios"][base].items()} | {axis: dose}
+            scenario = dict(config["scenarios"][base]) | {axis: float(dose)}
             prefix = axis
             if axis == "label_noise":
                 scenario["label_noise_mode"] = scans.get("label_noise_mode", "independent")
