@@ -36,6 +36,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/dose_response.smk"
 
 
 rule all:

@@ -135,6 +135,22 @@ INVALID_CONFIGS = {
     "swap floor not a number": (lambda c: c["audit"].__setitem__("swap_floor", float("nan")), "audit.swap_floor"),
     "L listed twice": (lambda c: c["simulation"]["gaussian"].append(dict(c["simulation"]["gaussian"][0])),
                        "simulation.gaussian[3].L"),
+    # the poisons of a scenario and the dose-response scans
+    "unknown label-noise mode": (lambda c: c["scenarios"]["clean"].__setitem__("label_noise_mode", "blocks"),
+                                 "scenarios.clean.label_noise_mode"),
+    "scenario t_label below every ladder": (lambda c: c["scenarios"]["clean"].__setitem__("t_label", 0.7),
+                                            "scenarios.clean.t_label"),
+    "scan from a missing scenario": (lambda c: c.__setitem__("scans", {"base": "pure", "label_noise": [0.1]}),
+                                     "scans.base"),
+    "scan dose outside the ladder": (lambda c: c.__setitem__("scans", {"t_label": [0.9, 1.4]}), "scans.t_label[1]"),
+    "scan dose label noise 0.5": (lambda c: c.__setitem__("scans", {"label_noise": [0.1, 0.5]}),
+                                  "scans.label_noise[1]"),
+    "scan name taken by another scenario": (
+        lambda c: c.update(scans={"sweep_fraction": [0.25]},
+                           scenarios=c["scenarios"] | {"sweep_fraction_0.25": {"label_noise": 0.01,
+                                                                                 "sweep_fraction": 0.25}}),
+        "scans.sweep_fraction[0]"),
+    "unknown scan axis": (lambda c: c.__setitem__("scans", {"n_sweeps": [1]}), "scans.n_sweeps"),
 }
 
 

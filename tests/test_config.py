@@ -29,6 +29,7 @@ STRICTER_IN_STUDY = {
 #: (key, value) accepted by the command line but rejected by a check across keys of the study
 CROSS_KEY = {
     ("network.t_label", "inside lower"): "the Gaussian ladders (0.8 ... 1.3) must straddle t_label",
+    ("scenarios.{scenario}.t_label", "inside lower"): "the Gaussian ladders (0.8 ... 1.3) must straddle t_label",
     ("network.validation_fraction", "inside upper"): "8 Gaussian instances leave no training instance",
 }
 #: schema defaults that differ from the settings' defaults on purpose
@@ -50,7 +51,7 @@ def test_invalid_config_is_rejected_naming_the_key(case):
     assert key in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "dose-response.yaml"])
 def test_shipped_configs_are_valid_and_get_the_schema_defaults(name):
     config = load_config(name)
     config.pop("audit", None)
@@ -82,8 +83,8 @@ def schema_node(key: str, disorder: str = "gaussian") -> dict:
         node = node["additionalProperties"] if name == "{scenario}" else node["properties"][name]
         if rows:
             node = node["items"]
-        if "$ref" in node:
-            node = SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        if "$ref" in node:  # the definition, with the keywords beside the $ref (default)
+            node = SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[1]] | {k: v for k, v in node.items() if k != "$ref"}
     return node
 
 
@@ -146,8 +147,21 @@ def test_every_limit_of_the_schema_is_a_settings_limit_or_the_study_s_own():
             walk(node["items"], key + "[]")
 
     walk(SCHEMA, "")
+    # the doses of a scan axis are values of the scenario key of that poison (test below)
+    found = {f"scenarios.{{scenario}}.{key[6:-2]}" if key.startswith("scans.") else key for key in found}
     assert found <= set(CONFIG_FIELDS) | study_only, found - set(CONFIG_FIELDS) - study_only
     assert SCHEMA["properties"]["sizes"]["minItems"] == MIN_SIZES
+
+
+def test_poisons_are_defined_once_for_the_scenarios_the_scans_and_the_network():
+    from sgpoison.config import SCAN_AXES
+
+    scenario = SCHEMA["properties"]["scenarios"]["additionalProperties"]["properties"]
+    scans = SCHEMA["properties"]["scans"]["properties"]
+    for axis in SCAN_AXES:
+        assert scans[axis]["items"] == {"$ref": f"#/$defs/{axis}"} == {"$ref": scenario[axis]["$ref"]}, axis
+    assert scans["label_noise_mode"]["$ref"] == scenario["label_noise_mode"]["$ref"] == "#/$defs/label_noise_mode"
+    assert SCHEMA["properties"]["network"]["properties"]["t_label"]["$ref"] == "#/$defs/t_label"
 
 
 # ------------------------------------------------------------------------------------------
@@ -185,6 +199,9 @@ COMMAND_LINES = {
     "network.predict_batch_size": [("predict", "--batch-size")],
     "scenarios.{scenario}.label_noise": [("train", "--label-noise"), ("train-null", "--label-noise"),
                                          ("audit", "--label-noise")],
+    "scenarios.{scenario}.label_noise_mode": [("train", "--label-noise-mode"), ("train-null", "--label-noise-mode"),
+                                              ("audit", "--label-noise-mode")],
+    "scenarios.{scenario}.t_label": [("train", "--t-label"), ("train-null", "--t-label"), ("audit", "--t-label")],
     "analysis.n_bootstrap": [("analyze", "--n-bootstrap"), ("conventional", "--n-bootstrap")],
     "analysis.seed": [("analyze", "--seed"), ("conventional", "--seed")],
     "analysis.observable": [("analyze", "--observable")],

@@ -117,6 +117,13 @@ CASES = {
     "one scenario's label_noise": (
         _to("scenarios.clean.label_noise", 0.02), ["scenarios.{scenario}.label_noise"],
         {rule: lambda w: w["scenario"] == "clean" for rule in ("audit", "train", "train_null")}),
+    "one scenario's label_noise_mode": (
+        _to("scenarios.label_noise_1pct.label_noise_mode", "block"), ["scenarios.{scenario}.label_noise_mode"],
+        {rule: lambda w: w["scenario"] == "label_noise_1pct" for rule in ("audit", "train", "train_null")}),
+    "one scenario's t_label": (
+        _to("scenarios.clean.t_label", 0.9), ["scenarios.{scenario}.t_label"],
+        {rule: lambda w: w["scenario"] == "clean" for rule in ("audit", "train", "train_null")}),
+    "one scenario's t_label equal to network.t_label": (_to("scenarios.clean.t_label", 0.95), [], {}),
     "one scenario's sweep_fraction": (
         _to("scenarios.clean.sweep_fraction", 0.5), ["scenarios.{scenario}.sweep_fraction"],
         {rule: lambda w: w["scenario"] == "clean" for rule in ("audit", "train", "train_null")}),

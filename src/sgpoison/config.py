@@ -4,7 +4,8 @@
 
 1. validates the configuration against its JSON schema
    (``workflow/schemas/config.schema.yaml``, which documents every key), filling in the
-   schema's defaults, and reports the first error naming the key;
+   schema's defaults, and reports the first error naming the key; then expands the ``scans``
+   section into scenarios (:func:`expand_scans`; :func:`scan_doses` lists them per axis);
 2. builds, from the configuration, the settings each job's command will build -- the
    :class:`~sgpoison.mc.parallel_tempering.SimulationParameters` of every size row (at every
    sweep fraction it is simulated with), the :class:`~sgpoison.ml.settings.TrainingConfig`
@@ -63,7 +64,8 @@ def _settings_classes() -> dict[str, type]:
 #: config key -> (settings classes, field) whose limits apply to it; ``{disorder}`` stands
 #: for gaussian and bimodal, ``[]`` for any row, ``{scenario}`` for any scenario name.
 #: Keys not listed (``sizes``, ``simulation.seed``, ``simulation.batch_size``, the rows'
-#: ``n_instances``, ``null_models``) belong to the study alone; the schema is their one definition.
+#: ``n_instances``, ``null_models``, ``scans``) belong to the study alone; the schema is their one
+#: definition (the doses of ``scans`` share the schema definitions of the scenario keys).
 CONFIG_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "simulation.{disorder}[].L": (("SimulationParameters",), "L"),
     "simulation.{disorder}[].n_sweeps": (("SimulationParameters",), "n_sweeps"),
@@ -100,6 +102,8 @@ CONFIG_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "network.jit_compile": (("TrainingConfig",), "jit_compile"),
     "network.predict_batch_size": (("PredictionSettings",), "batch_size"),
     "scenarios.{scenario}.label_noise": (("TrainingConfig", "NullSettings", "AuditConfig"), "label_noise"),
+    "scenarios.{scenario}.label_noise_mode": (("TrainingConfig", "NullSettings", "AuditConfig"), "label_noise_mode"),
+    "scenarios.{scenario}.t_label": (("TrainingConfig", "NullSettings", "AuditConfig"), "t_label"),
     "scenarios.{scenario}.sweep_fraction": (("SimulationParameters",), "sweep_fraction"),
     "analysis.n_bootstrap": (("AnalysisSettings", "ConventionalSettings"), "n_bootstrap"),
     "analysis.seed": (("AnalysisSettings", "ConventionalSettings"), "seed"),
@@ -249,6 +253,133 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: the label settings a scenario sets (besides its sweep fraction); t_label defaults to network.t_label
+SCENARIO_LABEL_KEYS = ("label_noise", "label_noise_mode", "t_label")
+
+
+def scenario_labels(config: Mapping, name: str) -> dict[str, tuple[str, Any]]:
+    """The label poisons of scenario ``name``: field -> (config key, value) for ``label_noise``,
+    ``label_noise_mode`` and ``t_label`` (the scenario's own, else ``network.t_label``).
+
+    ``config`` has the schema defaults filled in (:func:`check_schema`).
+    """
+    scenario = config["scenarios"][name]
+    out = {field: (f"scenarios.{name}.{field}", scenario[field])
+           for field in SCENARIO_LABEL_KEYS if field in scenario}
+    out.setdefault("t_label", ("network.t_label", config["network"]["t_label"]))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# the dose-response scans
+# ------------------------------------------------------------------------------------------
+
+#: the poisons a ``scans`` axis can vary, in the order of the scans (and of :func:`scan_doses`)
+SCAN_AXES = ("label_noise", "sweep_fraction", "t_label")
+
+
+def _dose_text(dose: float) -> str:
+    """A dose as it appears in scenario names: the shortest decimal that reads back as the
+    same float, without exponent: 0.02 -> '0.02', 1 -> '1.0', 1e-05 -> '0.00001'."""
+    import numpy as np
+
+    return np.format_float_positional(float(dose), trim="0")
+
+
+def _poisons(config: Mapping, scenario: Mapping) -> tuple:
+    """What a scenario trains on, for comparing scenarios: (label noise, its mode -- None at
+    rho = 0, where every mode gives the clean labels --, sweep fraction, effective t_label)."""
+    rho = float(scenario["label_noise"])
+    return (rho, scenario.get("label_noise_mode", "independent") if rho > 0 else None,
+            float(scenario["sweep_fraction"]), float(scenario.get("t_label", config["network"]["t_label"])))
+
+
+def _scan_plan(config: Mapping) -> tuple[dict[str, dict], dict[str, list[tuple[float, str]]]]:
+    """The scenarios the scans add and the scenario of every dose (see :func:`expand_scans`)."""
+    scans = config.get("scans") or {}
+    axes = [axis for axis in SCAN_AXES if scans.get(axis)]
+    if not axes:
+        return {}, {}
+    base = scans.get("base", "clean")
+    if base not in config["scenarios"]:
+        raise ConfigError(f"scans.base: no scenario {base!r} to scan from; the config has "
+                          f"{', '.join(config['scenarios'])}", key="scans.base")
+    listed = {name: _poisons(config, scenario) for name, scenario in config["scenarios"].items()}
+    listed = {base: listed[base]} | listed  # the base scenario first: a dose equal to it is it
+    added: dict[str, dict] = {}
+    doses: dict[str, list[tuple[float, str]]] = {}
+    for axis in axes:
+        doses[axis] = []
+        for index, dose in enumerate(scans[axis]):
+            key = f"scans.{axis}[{index}]"
+            scenario = dict(config["scenarios"][base]) | {axis: float(dose)}
+            prefix = axis
+            if axis == "label_noise":
+                scenario["label_noise_mode"] = scans.get("label_noise_mode", "independent")
+                prefix += "_block" if scenario["label_noise_mode"] == "block" else ""
+            if axis == "t_label":
+                _check_ladder(config, dose, key)
+            poisons = _poisons(config, scenario)
+            name = f"{prefix}_{_dose_text(dose)}"
+            same = [other for other, theirs in listed.items() if theirs == poisons]
+            if name in listed and listed[name] != poisons:
+                raise ConfigError(
+                    f"{key}: dose {dose} of the scan from {base!r} derives the scenario name {name!r}, which "
+                    f"scenarios lists with other parameters ({dict(config['scenarios'][name])}); rename that "
+                    "scenario or drop the dose", key=key)
+            if same:
+                name = same[0]
+            else:
+                added[name] = scenario
+                listed[name] = poisons
+            doses[axis].append((float(dose), name))
+        doses[axis].sort()
+    return added, doses
+
+
+def expand_scans(config: dict) -> dict:
+    """Add the scenarios of the ``scans`` section to ``config["scenarios"]`` (in place).
+
+    Each dose of an axis (``label_noise``, ``sweep_fraction``, ``t_label``) becomes the base
+    scenario (``scans.base``, default ``clean``) with that one poison changed -- for the
+    label-noise axis also ``label_noise_mode = scans.label_noise_mode`` -- named
+    ``<axis>_<dose>`` (``label_noise_0.02``, ``label_noise_block_0.02``,
+    ``sweep_fraction_0.5``, ``t_label_0.9``). A dose whose scenario trains on exactly the
+    labels and data of a listed scenario (the base first, e.g. ``label_noise: 0``) is that
+    scenario, so no job runs twice. Idempotent: expanding an expanded configuration adds nothing.
+
+    Parameters
+    ----------
+    config : dict
+        Checked against the schema (defaults filled in).
+
+    Returns
+    -------
+    dict
+        ``config``.
+
+    Raises
+    ------
+    ConfigError
+        ``scans.base`` is not a scenario; a derived name is a listed scenario with other
+        parameters (naming the dose's key, e.g. ``scans.label_noise[2]``); a ``t_label`` dose
+        that a Gaussian ladder does not straddle.
+    """
+    added, _ = _scan_plan(config)
+    config["scenarios"].update(added)
+    return config
+
+
+def scan_doses(config: Mapping) -> dict[str, list[tuple[float, str]]]:
+    """The scenario of every dose of every scan axis: ``{axis: [(dose, scenario name), ...]}``
+    sorted by dose, for the axes with doses, in the order of :data:`SCAN_AXES`.
+
+    ``config`` is checked (:func:`validate_config`). Raises :class:`ConfigError` as
+    :func:`expand_scans`.
+    """
+    return _scan_plan(config)[1]
+
+
 def job_settings(config: Mapping) -> dict[str, Any]:
     """Build every job's settings from ``config`` (see the module docstring).
 
@@ -277,12 +408,12 @@ def job_settings(config: Mapping) -> dict[str, Any]:
             for fraction, fraction_key in runs:
                 out["simulation"].append(simulation_parameters(config, disorder, index, fraction,
                                                                sweep_fraction_key=fraction_key))
-    label_keys = {name: f"network.{name}" for name in ("t_label", "seed", "validation_fraction")}
+    label_keys = {name: f"network.{name}" for name in ("seed", "validation_fraction")}
     family = {field: (f"network.{field}", network[field]) for field in ("balance_classes", "bootstrap_instances")}
     out["null"] = {}
-    for name, scenario in scenarios.items():
+    for name in scenarios:
         labels = {field: (key, network[field]) for field, key in label_keys.items()}
-        labels["label_noise"] = (f"scenarios.{name}.label_noise", scenario["label_noise"])
+        labels |= scenario_labels(config, name)
         training = {field: (f"network.{field}", network[field]) for field in NETWORK_TRAINING_KEYS}
         out["training"][name] = _build(classes["TrainingConfig"],
                                        labels | family | training | {"scenario": (None, name)})
@@ -425,6 +556,9 @@ RULE_SETTINGS: dict[str, RuleSettings] = {
                                  lambda config, w: _fields(job_settings(config)["conventional"])),
     # the table and figure only collect the scenarios' estimates (their set: the input files)
     "summary": RuleSettings("summary", None, lambda config, w: {}),
+    # one scan axis: collects the estimates and audits of its doses' scenarios (the input files,
+    # in the order of the doses, which are a param of the rule)
+    "dose_response": RuleSettings("dose_response", None, lambda config, w: {}),
 }
 
 
@@ -511,14 +645,13 @@ def check_study(config: Mapping) -> None:
         Naming the key: a size that is not a whole number or has no row in a table, a
         size listed twice in a table, too few bimodal instances for the bootstrap, too few
         Gaussian instances left for training after the validation split, a Gaussian
-        ladder that does not straddle ``network.t_label``, more than
+        ladder that does not straddle a scenario's ``t_label``, more than
         :data:`MAX_SIMULATE_JOBS` simulate jobs.
     """
     from sgpoison.fss.settings import MIN_INSTANCES
     from sgpoison.ml.labels import validation_count
 
     sizes = config["sizes"]
-    t_label = config["network"]["t_label"]
     validation_fraction = config["network"]["validation_fraction"]
     for index, L in enumerate(sizes):
         if not _whole(L):
@@ -549,13 +682,27 @@ def check_study(config: Mapping) -> None:
                     f"sizes: L = {L} has no row in simulation.{disorder}; "
                     "add one with its n_instances, n_sweeps, t_min, t_max, n_temps, n_snapshots")
     _check_job_count(config)
+    for name in config["scenarios"]:
+        key, t_label = scenario_labels(config, name)["t_label"]
+        _check_ladder(config, t_label, key)
+
+
+def _check_ladder(config: Mapping, t_label: float, key: str) -> None:
+    """Every Gaussian ladder of the study straddles ``t_label`` (set by config key ``key``).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``key``: all temperatures of a ladder lie on one side of ``t_label``, so one label
+        class of the training set would be empty.
+    """
     for row in config["simulation"]["gaussian"]:
-        if row["L"] in sizes and not row["t_min"] <= t_label < row["t_max"]:
+        if row["L"] in config["sizes"] and not row["t_min"] <= t_label < row["t_max"]:
             raise ConfigError(
-                f"simulation.gaussian (L = {row['L']}): the ladder [t_min, t_max] = "
-                f"[{row['t_min']}, {row['t_max']}] must contain temperatures both <= "
-                f"network.t_label = {t_label} and > it, or one label class of the training set "
-                "is empty; change t_min/t_max or network.t_label")
+                f"{key}: t_label = {t_label}: the Gaussian ladder of L = {row['L']}, [t_min, t_max] = "
+                f"[{row['t_min']}, {row['t_max']}], must contain temperatures both <= t_label and > it, "
+                f"or one label class of the training set is empty; change {key} or the ladder "
+                "(simulation.gaussian)", key=key)
 
 
 def _check_job_count(config: Mapping) -> None:
@@ -599,6 +746,7 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
         With a one-line message naming the key at fault.
     """
     check_schema(config, load_schema(schema_path), Path(schema_path).as_posix())
+    expand_scans(config)
     job_settings(config)
     check_study(config)
     return config

@@ -113,3 +113,60 @@ def test_networks_get_their_own_split_and_flips_but_scenarios_share_them(tmp_pat
         row = np.flatnonzero(second.train_positions == position)[0]
         np.testing.assert_array_equal(boot.labels[k], second.labels[row])
     np.testing.assert_array_equal(boot.validation_positions, second.validation_positions)
+
+
+# ------------------------------------------------------------------------------------------
+# the poisons of the dose-response scans: block-mode label noise and a wrong t_label
+# ------------------------------------------------------------------------------------------
+
+
+def test_block_flips_relabel_whole_instance_temperature_blocks():
+    shape = (40, 6, 25)
+    flips = label_flips(shape, 0.1, seed=7, mode="block")
+    blocks = np.random.default_rng(7).random(shape[:2]) < 0.1  # one draw per block, same stream
+    np.testing.assert_array_equal(flips, np.broadcast_to(blocks[..., None], shape))
+    assert flips.sum() == 25 * blocks.sum() and 0 < blocks.sum() < blocks.size
+    assert not label_flips(shape, 0.0, seed=7, mode="block").any()
+    with pytest.raises(SettingsError, match="label-noise-mode .blocks."):
+        label_flips(shape, 0.1, seed=7, mode="blocks")
+
+
+def test_block_flips_keep_the_expected_fraction():
+    rho, shape = 0.05, (400, 20, 10)
+    independent, block = (label_flips(shape, rho, 1, mode).mean() for mode in ("independent", "block"))
+    assert abs(independent - rho) < 4 * math.sqrt(rho * (1 - rho) / math.prod(shape))
+    assert abs(block - rho) < 4 * math.sqrt(rho * (1 - rho) / (shape[0] * shape[1]))
+
+
+@pytest.mark.parametrize("mode", ["independent", "block"])
+def test_training_set_has_exactly_the_requested_labels(tmp_path, mode):
+    """On a tiny file: labels = (T > t_label) XOR flips; in block mode the flipped labels are
+    whole blocks, as many as the label-noise stream of network k draws; validation stays clean."""
+    from builders import write_synthetic_simulation
+    from sgpoison.ml.labels import derive_seeds, prepare_training_set
+
+    path = write_synthetic_simulation(tmp_path / "g.nc", n_instances=20, n_temperatures=6, t_min=0.8,
+                                      t_max=1.1, n_snapshots=8, seed=0)
+    T = np.linspace(0.8, 1.1, 6)
+    for t_label in (0.85, 0.95, 1.05):
+        config = TrainingConfig(label_noise=0.2, label_noise_mode=mode, t_label=t_label, seed=3)
+        tset = prepare_training_set(path, config, 1)
+        clean = np.broadcast_to((T > t_label)[None, :, None], tset.labels.shape)
+        np.testing.assert_array_equal(tset.temperature_labels, (T > t_label).astype(np.int8))
+        np.testing.assert_array_equal(tset.labels, clean ^ tset.flips)
+        seed = derive_seeds(3, 4, 1)["label_noise"]
+        n_train = len(tset.train_positions)
+        if mode == "block":
+            drawn = np.random.default_rng(seed).random((n_train, 6)) < 0.2
+            flipped_blocks = tset.flips.all(axis=2)
+            assert (tset.flips.any(axis=2) == flipped_blocks).all()  # never part of a block
+            np.testing.assert_array_equal(flipped_blocks, drawn)
+            assert tset.realised_flips == 8 * drawn.sum()
+        else:
+            drawn = np.random.default_rng(seed).random((n_train, 6, 8)) < 0.2
+            np.testing.assert_array_equal(tset.flips, drawn)
+            assert tset.flips.any(axis=2).sum() > tset.flips.all(axis=2).sum()  # single snapshots
+        assert tset.realised_flips > 0
+    # the split does not depend on the poisons (paired comparisons across doses)
+    other = prepare_training_set(path, TrainingConfig(label_noise=0.01, t_label=0.9, seed=3), 1)
+    np.testing.assert_array_equal(other.train_positions, tset.train_positions)

@@ -86,7 +86,7 @@ def test_slurm_profile_template():
         assert profile[key] > 0, key
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "dose-response.yaml"])
 def test_dry_run_builds_the_whole_dag(tmp_path, name):
     config = load_config(name)
     workdir = copy_workflow(tmp_path / "wf", name)

@@ -73,7 +73,13 @@ def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: float
 
 
 def expected_job_counts(config: dict) -> Counter:
-    """Jobs of a complete run of ``config`` by rule (rule all excluded)."""
+    """Jobs of a complete run of ``config`` by rule (rule all excluded); the scans' scenarios
+    (sgpoison.config.expand_scans) count as scenarios, plus one dose_response job per scan axis."""
+    import copy
+
+    from sgpoison.config import scan_doses, validate_config
+
+    config = validate_config(copy.deepcopy(config), REPO / "workflow" / "schemas" / "config.schema.yaml")
     sizes = config["sizes"]
     scenarios = config["scenarios"]
     batch_size = config["simulation"]["batch_size"]
@@ -91,6 +97,8 @@ def expected_job_counts(config: dict) -> Counter:
         counts["train_null"] = counts["predict_null"] = len(sizes) * len(scenarios)
     counts["analyze"] = len(scenarios)
     counts["conventional"] = counts["summary"] = 1
+    if scan_doses(config):
+        counts["dose_response"] = len(scan_doses(config))
     return counts
 
 
@@ -174,6 +182,7 @@ directory_outputs = {{
     "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf", "nulls.png", "nulls.pdf"),
     "conventional": ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf"),
     "summary": ("results.csv", "results.nc", "tc_summary.png", "tc_summary.pdf"),
+    "dose-response": ("table.csv", "table.nc", "dose_response.png", "dose_response.pdf", "signal_loss.json"),
 }}
 if command in directory_outputs:
     files = [os.path.join(values["--out"], name) for name in directory_outputs[command]]

@@ -15,8 +15,9 @@ rule audit:
     conda:
         "../../envs/network.yaml"
     params:
-        label_noise=get_value("scenario.label_noise"),
-        t_label=get_value("network.t_label"),
+        label_noise=get_value("labels.label_noise"),
+        label_noise_mode=get_value("labels.label_noise_mode"),
+        t_label=get_value("labels.t_label"),
         seed=get_value("network.seed"),
         validation_fraction=get_value("network.validation_fraction"),
         swap_floor=get_value("audit.swap_floor"),
@@ -27,7 +28,8 @@ rule audit:
     shell:
         "sgpoison audit --data {input.data} --out {output.report}"
         " --L {wildcards.L} --scenario {wildcards.scenario}"
-        " --label-noise {params.label_noise} --t-label {params.t_label}"
+        " --label-noise {params.label_noise} --label-noise-mode {params.label_noise_mode}"
+        " --t-label {params.t_label}"
         " --seed {params.seed} --validation-fraction {params.validation_fraction}"
         " --swap-floor {params.swap_floor} --policy {params.policy}"
         " {params.noise_estimate} --threads {threads} > {log} 2>&1"

@@ -11,9 +11,12 @@ import re
 from sgpoison.config import (
     BIMODAL_SWEEP_FRACTION,
     NETWORK_TRAINING_KEYS,
+    SCAN_AXES,
     batch_instances,
     rule_entry,
     rule_settings,
+    scan_doses,
+    scenario_labels,
     simulation_parameters,
     simulation_row,
     study_seed,
@@ -66,6 +69,12 @@ SUMMARY_TABLE = "results/summary/results.csv"
 SUMMARY_DATASET = "results/summary/results.nc"
 SUMMARY_FIGURE = "results/summary/tc_summary.png"
 SUMMARY_FIGURE_PDF = "results/summary/tc_summary.pdf"
+#: one scan axis (config scans): estimates, verdicts and audits against the dose
+DOSE_RESPONSE_TABLE = "results/dose_response/{axis}/table.csv"
+DOSE_RESPONSE_DATASET = "results/dose_response/{axis}/table.nc"
+DOSE_RESPONSE_FIGURE = "results/dose_response/{axis}/dose_response.png"
+DOSE_RESPONSE_FIGURE_PDF = "results/dose_response/{axis}/dose_response.pdf"
+DOSE_RESPONSE_SIGNAL_LOSS = "results/dose_response/{axis}/signal_loss.json"
 
 # ------------------------------------------------------------------------------------------
 # names and lookups
@@ -133,7 +142,9 @@ def get_simulation_parameters(wildcards):
 
 def get_value(key):
     """Param function returning one value of the job: 'simulate.<name>' (get_simulation_parameters),
-    'scenario.<name>' (the job's scenario) or '<section>.<name>' (config, defaults filled in).
+    'scenario.<name>' (the job's scenario), 'labels.<name>' (the label poisons of the job's
+    scenario, sgpoison.config.scenario_labels: label_noise, label_noise_mode, t_label -- the
+    scenario's own t_label or network.t_label) or '<section>.<name>' (config, defaults filled in).
     """
     section, name = key.split(".")
 
@@ -142,6 +153,8 @@ def get_value(key):
             return get_simulation_parameters(wildcards)[name]
         if section == "scenario":
             return config["scenarios"][wildcards.scenario][name]
+        if section == "labels":
+            return scenario_labels(config, wildcards.scenario)[name][1]
         return config[section][name]
 
     lookup.__name__ = f"get_{section}_{name}"
@@ -341,13 +354,51 @@ def get_summary_scenario_arguments(wildcards, input):
     )
 
 
+def get_scan_axes():
+    """The scan axes with doses (config scans), in the order of sgpoison.config.SCAN_AXES."""
+    return list(get_scan_doses())
+
+
+@functools.cache
+def get_scan_doses():
+    """{axis: [(dose, scenario), ...]} sorted by dose (sgpoison.config.scan_doses)."""
+    return scan_doses(config)
+
+
+def get_dose_values(wildcards):
+    """The doses of one scan axis, increasing (dose-response command line)."""
+    return " ".join(repr(dose) for dose, _ in get_scan_doses()[wildcards.axis])
+
+
+def get_dose_estimates(wildcards):
+    """The estimates of the scenario of each dose of one axis, in the order of the doses."""
+    return [
+        ANALYSIS_ESTIMATES.format(scenario=name)
+        for _, name in get_scan_doses()[wildcards.axis]
+    ]
+
+
+def get_dose_audits(wildcards):
+    """Every audit report (all sizes) of the scenarios of one axis, in the order of the doses."""
+    return [
+        AUDIT_REPORT.format(scenario=name, L=L)
+        for _, name in get_scan_doses()[wildcards.axis]
+        for L in get_sizes()
+    ]
+
+
 def get_final_outputs():
-    """Final targets: the summary, every scenario's figure and the conventional analysis."""
+    """Final targets: the summary, every scenario's figure, the conventional analysis and, with
+    config scans, the dose-response table, figure and signal loss of every axis."""
     return [
         SUMMARY_TABLE,
         SUMMARY_FIGURE,
         CONVENTIONAL_FIGURE,
         *expand(ANALYSIS_FIGURE, scenario=get_scenarios()),
+        *expand(
+            [DOSE_RESPONSE_TABLE, DOSE_RESPONSE_FIGURE, DOSE_RESPONSE_SIGNAL_LOSS],
+            axis=get_scan_axes(),
+        ),
     ]
 
 
@@ -379,3 +430,4 @@ wildcard_constraints:
     k=r"[0-9]+",
     observables="|".join(NULL_OBSERVABLES),
     scenario="|".join(re.escape(name) for name in config["scenarios"]),
+    axis="|".join(SCAN_AXES),

@@ -23,8 +23,9 @@ rule train:
     conda:
         get_network_conda_env
     params:
-        label_noise=get_value("scenario.label_noise"),
-        t_label=get_value("network.t_label"),
+        label_noise=get_value("labels.label_noise"),
+        label_noise_mode=get_value("labels.label_noise_mode"),
+        t_label=get_value("labels.t_label"),
         validation_fraction=get_value("network.validation_fraction"),
         seed=get_value("network.seed"),
         options=get_network_options,
@@ -35,7 +36,8 @@ rule train:
         "sgpoison train --data {input.data} --out {output.model}"
         " --history {output.history} --metadata {output.metadata}"
         " --L {wildcards.L} --scenario {wildcards.scenario} --network-index {wildcards.k}"
-        " --label-noise {params.label_noise} --t-label {params.t_label}"
+        " --label-noise {params.label_noise} --label-noise-mode {params.label_noise_mode}"
+        " --t-label {params.t_label}"
         " --seed {params.seed} --validation-fraction {params.validation_fraction}"
         " {params.options} --threads {threads} > {log} 2>&1"
 
@@ -58,8 +60,9 @@ if get_null_observables():
             "../../envs/network.yaml"
         params:
             observables=get_null_observables(),
-            label_noise=get_value("scenario.label_noise"),
-            t_label=get_value("network.t_label"),
+            label_noise=get_value("labels.label_noise"),
+            label_noise_mode=get_value("labels.label_noise_mode"),
+            t_label=get_value("labels.t_label"),
             validation_fraction=get_value("network.validation_fraction"),
             seed=get_value("network.seed"),
             options=get_null_options,
@@ -68,6 +71,7 @@ if get_null_observables():
         shell:
             "sgpoison train-null --data {input.data} --observables {params.observables}"
             " --out {output.models} --L {wildcards.L} --scenario {wildcards.scenario}"
-            " --label-noise {params.label_noise} --t-label {params.t_label}"
+            " --label-noise {params.label_noise} --label-noise-mode {params.label_noise_mode}"
+            " --t-label {params.t_label}"
             " --seed {params.seed} --validation-fraction {params.validation_fraction}"
             " {params.options} > {log} 2>&1"

@@ -87,7 +87,8 @@ def audit_training_set(path: str | os.PathLike, config: AuditConfig = AuditConfi
             ds, significance=config.significance, n_bootstrap=config.n_bootstrap,
             seed=config.bootstrap_seed, swap_floor=config.swap_floor)
     label_source = {"function": f"{prepare_training_set.__module__}.{prepare_training_set.__qualname__}",
-                    "t_label": config.t_label, "label_noise": config.label_noise, "seed": config.seed,
+                    "t_label": config.t_label, "label_noise": config.label_noise,
+                    "label_noise_mode": config.label_noise_mode, "seed": config.seed,
                     "validation_fraction": config.validation_fraction, "network_index": AUDITED_NETWORK}
     try:
         tset = prepare_training_set(path, config, network_index=AUDITED_NETWORK)

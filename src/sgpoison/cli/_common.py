@@ -240,17 +240,21 @@ def add_classifier_options(parser, settings: type[Settings]) -> None:
 
 
 def add_label_options(parser, settings: type[Settings]) -> None:
-    """``--t-label --label-noise --seed --validation-fraction`` (``train`` and ``audit``).
+    """``--t-label --label-noise --label-noise-mode --seed --validation-fraction`` (``train``,
+    ``train-null`` and ``audit``).
 
     ``settings``: the command's settings class, a subclass of
     :class:`sgpoison.ml.settings.LabelSettings` (whose fields these options set). It is
     passed in rather than imported here, so that only the commands that use these options
     have ``ml/settings.py`` among their code (:func:`sgpoison.io.provenance.stage_modules`).
     """
-    group = parser.add_argument_group("labels (the same for 'sgpoison train' and 'sgpoison audit')")
+    group = parser.add_argument_group("labels (the same for 'sgpoison train', 'train-null' and 'audit')")
     add_setting(group, settings, "t_label", "--t-label", help="label 1 iff T > t_label")
     add_setting(group, settings, "label_noise", "--label-noise",
                 help="probability rho of flipping each training label")
+    add_setting(group, settings, "label_noise_mode", "--label-noise-mode",
+                help="what one flip relabels: one snapshot ('independent') or a whole (instance, "
+                     "temperature) block of snapshots ('block'); expected flipped fraction rho either way")
     add_setting(group, settings, "seed", "--seed",
                 help="root seed of the training's random streams (label noise, split, shuffling, weights)")
     add_setting(group, settings, "validation_fraction", "--validation-fraction",

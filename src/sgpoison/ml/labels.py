@@ -3,8 +3,11 @@
 Fang, Barzegar & Katzgraber 2020, Sec. III: every overlap snapshot of a
 Gaussian-disorder simulation file is one example, with label 1 if its temperature
 T > t_label (high-temperature phase) and 0 otherwise. The *label noise* poisoning
-flips each training label independently with probability rho (``label_noise``), from
-a recorded seed; the realised number of flips is stored. The split into training and
+flips each training label independently with probability rho (``label_noise``,
+``label_noise_mode = "independent"``), or each (instance, temperature) block of N_con
+snapshots with probability rho (``"block"``: a mislabelled file or temperature index), from a
+recorded seed; the realised number of flipped labels is stored. A wrong labelling temperature
+(``t_label`` away from T_c) is the third label poisoning. The split into training and
 validation parts is by disorder instance; the validation part keeps the *clean* labels.
 The other poisoning, under-thermalised data, is a property of the simulation file
 (attribute ``sweep_fraction``), recorded with the labels.
@@ -26,7 +29,7 @@ import numpy as np
 
 from sgpoison.errors import DataFormatError, SettingsError
 from sgpoison.io.formats import overlap_layout
-from sgpoison.ml.settings import ClassifierSettings, LabelSettings
+from sgpoison.ml.settings import LABEL_NOISE_MODE, ClassifierSettings, LabelSettings
 
 
 
@@ -187,33 +190,43 @@ def derive_seeds(seed: int, L: int, network_index: int = 0) -> dict[str, int]:
     return seeds
 
 
-def label_flips(shape: tuple[int, ...], rho: float, seed: int) -> np.ndarray:
-    """Draw independent label flips, each with probability rho.
+def label_flips(shape: tuple[int, ...], rho: float, seed: int, mode: str = LABEL_NOISE_MODE) -> np.ndarray:
+    """Draw label flips, each with probability rho.
 
     Parameters
     ----------
     shape : tuple of int
-        Shape of the label array, e.g. (n_train, N_T, N_con).
+        Shape of the label array, (n_train, N_T, N_con).
     rho : float
         Flip probability, 0 <= rho < 0.5.
     seed : int
         Seed of the ``numpy.random.default_rng`` stream.
+    mode : {"independent", "block"}
+        ``independent``: one draw ``random(shape) < rho`` per label. ``block``: one draw
+        ``random(shape[:-1]) < rho`` per (instance, temperature) block, repeated over its
+        ``shape[-1]`` snapshots. The expected fraction of flipped labels is rho in both.
 
     Returns
     -------
     ndarray of bool, ``shape``
-        ``True`` where the label is flipped; the count is Binomial(size, rho).
-        For rho = 0 no flips (and no random numbers are drawn).
+        ``True`` where the label is flipped; the count is Binomial(size, rho) (independent)
+        or N_con times Binomial(size / N_con, rho) (block). For rho = 0 no flips (and no
+        random numbers are drawn), whatever the mode.
 
     Raises
     ------
     SettingsError
-        If rho is outside [0, 0.5).
+        If rho is outside [0, 0.5) (option ``--label-noise``) or the mode is unknown
+        (``--label-noise-mode``).
     """
     rho = check_label_noise(rho)
+    LabelSettings.check_value("label_noise_mode", mode, option="--label-noise-mode")
     if rho == 0.0:
         return np.zeros(shape, dtype=bool)
-    return np.random.default_rng(seed).random(shape) < rho
+    rng = np.random.default_rng(seed)
+    if mode == "block":
+        return np.broadcast_to((rng.random(shape[:-1]) < rho)[..., None], shape).copy()
+    return rng.random(shape) < rho
 
 
 def validation_count(n_instances: int, validation_fraction: float) -> int:
@@ -255,15 +268,16 @@ def prepare_training_set(path: str | os.PathLike, config: LabelSettings,
                          network_index: int = 0) -> TrainingSet:
     """Open a simulation file, split it by instance and draw the (noisy) labels of network k.
 
-    The split and the flips come from the ``split`` and ``label_noise`` streams of
-    :func:`derive_seeds` (``config.seed``, L of the file, ``network_index``).
+    The split and the flips (:func:`label_flips` in ``config.label_noise_mode``) come from the
+    ``split`` and ``label_noise`` streams of :func:`derive_seeds` (``config.seed``, L of the
+    file, ``network_index``). The CNNs, the null models and the audit all build their labels here.
 
     Parameters
     ----------
     path : path-like
         Simulation file (docs/data-format.md) with the variable ``overlap``.
     config : LabelSettings
-        ``t_label``, ``label_noise``, ``seed`` and ``validation_fraction`` (a
+        ``t_label``, ``label_noise``, ``label_noise_mode``, ``seed`` and ``validation_fraction`` (a
         :class:`~sgpoison.ml.settings.TrainingConfig` or an audit's settings).
     network_index : int
         k; the audit and the null models use 0.
@@ -286,7 +300,7 @@ def prepare_training_set(path: str | os.PathLike, config: LabelSettings,
     temperature_labels = phase_labels(temperatures, config.t_label)
     train_pos, val_pos = split_instances(len(instances), config.validation_fraction, seeds["split"])
     shape = (len(train_pos), len(temperatures), n_snapshots)
-    flips = label_flips(shape, config.label_noise, seeds["label_noise"])
+    flips = label_flips(shape, config.label_noise, seeds["label_noise"], config.label_noise_mode)
     clean = np.broadcast_to(temperature_labels[None, :, None], shape)
     labels = (clean ^ flips).astype(np.int8)
     return TrainingSet(path, L, n_snapshots, temperatures, temperature_labels, instances,

@@ -39,7 +39,7 @@ from sgpoison.io.jsonio import read_json, to_jsonable, write_json
 from sgpoison.io.provenance import file_sha256, provenance
 from sgpoison.ml.evaluation import classified_high, evaluation_positions, instance_accuracy, weighted_cross_entropy
 from sgpoison.ml.labels import SEED_ROLES, class_weights, training_set
-from sgpoison.ml.settings import LABEL_NOISE_MODE, NULL_OBSERVABLES, NullSettings, null_classifier
+from sgpoison.ml.settings import NULL_OBSERVABLES, NullSettings, null_classifier
 from sgpoison.ml.stream import OverlapBlocks
 
 log = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ def train_null(data: str | os.PathLike, settings: NullSettings = NullSettings(),
             "scenario": settings.scenario,
             "t_label": settings.t_label,
             "label_noise": settings.label_noise,
-            "label_noise_mode": LABEL_NOISE_MODE,
+            "label_noise_mode": settings.label_noise_mode,
             "label_flips": tset.realised_flips,
             "labels_sha256": tset.labels_sha256(),
             "n_examples": tset.n_examples,

@@ -35,8 +35,12 @@ LABEL_NOISE = Range(minimum=0, exclusive_maximum=0.5)
 VALIDATION_FRACTION = Range(minimum=0, exclusive_maximum=1)
 #: index k of a network in its ensemble (cnn0, cnn1, ...)
 NETWORK_INDEX = Range(minimum=0, integer=True)
-#: how label noise is drawn (prediction attribute ``label_noise_mode``): every training label
-#: flipped independently with probability rho (:func:`sgpoison.ml.labels.label_flips`)
+#: how label noise is drawn (attribute ``label_noise_mode`` of models and predictions,
+#: :func:`sgpoison.ml.labels.label_flips`): ``independent`` flips every training label with
+#: probability rho (the paper's poisoning); ``block`` flips whole (instance, temperature) blocks
+#: of N_con snapshots, each with probability rho (a mislabelled file or temperature index)
+LABEL_NOISE_MODES = ("independent", "block")
+#: the default mode, and that of files written before modes existed
 LABEL_NOISE_MODE = "independent"
 
 #: observables of the null models (:mod:`sgpoison.ml.null`): the link overlap q_l, the squared
@@ -68,6 +72,10 @@ class LabelSettings(Settings):
         phase), else 0. Paper: 0.95, just below T_c ~ 0.96 of the Gaussian EA model.
     label_noise : float
         rho, probability of flipping each training label, in [0, 0.5).
+    label_noise_mode : {"independent", "block"}
+        What one flip with probability rho relabels: one snapshot (``independent``) or the
+        whole (instance, temperature) block of N_con snapshots (``block``); the expected
+        fraction of flipped labels is rho either way (:data:`LABEL_NOISE_MODES`).
     seed : int
         Root seed; network k of size L derives its streams (:data:`sgpoison.ml.labels.SEED_ROLES`)
         from ``SeedSequence(seed, spawn_key=(L, k))`` (:func:`sgpoison.ml.labels.derive_seeds`).
@@ -77,6 +85,7 @@ class LabelSettings(Settings):
 
     t_label: float = setting(0.95, exclusive_minimum=0)
     label_noise: float = setting(0.0, limits=LABEL_NOISE)
+    label_noise_mode: str = setting(LABEL_NOISE_MODE, choices=LABEL_NOISE_MODES)
     seed: int = setting(0, limits=SEED)
     validation_fraction: float = setting(0.2, limits=VALIDATION_FRACTION)
 

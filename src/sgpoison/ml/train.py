@@ -36,7 +36,7 @@ from sgpoison.ml.augment import SymmetryAugmentation
 from sgpoison.ml.evaluation import evaluation_positions, instance_accuracy, weighted_cross_entropy
 from sgpoison.ml.labels import SEED_ROLES, class_weights, training_set
 from sgpoison.ml.model_io import METADATA_FORMAT, save_model, write_history
-from sgpoison.ml.settings import LABEL_NOISE_MODE, TrainingConfig
+from sgpoison.ml.settings import TrainingConfig
 from sgpoison.ml.stream import OverlapBlocks, snapshot_probabilities, to_network_input
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,10 @@ def train(
     counts = tset.class_counts()
     weights = class_weights(counts, config.balance_classes)
     log.info("training network %d on %s: L=%d, %d training instances%s (%d examples, %d labels flipped, "
-             "rho=%g; class weights %.3f / %.3f), %d validation instances, sweep fraction %s",
+             "rho=%g, %s; class weights %.3f / %.3f), %d validation instances, sweep fraction %s",
              config.network_index, data, tset.L, len(tset.train_positions),
              " (bootstrap resample)" if tset.resampled else "", tset.n_examples, tset.realised_flips,
-             config.label_noise, weights[0], weights[1], len(tset.validation_positions),
+             config.label_noise, config.label_noise_mode, weights[0], weights[1], len(tset.validation_positions),
              tset.attrs["sweep_fraction"])
 
     augmentation = SymmetryAugmentation(seeds["augmentation"], **config.augmentation())
@@ -245,7 +245,7 @@ def train(
         "L": tset.L,
         "scenario": config.scenario,
         "label_noise": config.label_noise,
-        "label_noise_mode": LABEL_NOISE_MODE,
+        "label_noise_mode": config.label_noise_mode,
         "label_flips": tset.realised_flips,
         "labels_sha256": tset.labels_sha256(),
         "n_examples": tset.n_examples,
