@@ -428,3 +428,20 @@ def test_tiny_study_end_to_end(tmp_path):
         assert name in report, f"report.html does not contain {name}"
     summary = snakemake(workdir, "--summary", "--cores", "1").stdout
     assert "results/summary/results.csv" in summary
+    # the dose-response command on the finished scenarios, as the dose_response rule of a scan
+    # over label noise (0, 0.01) calls it: its files exist and record provenance
+    audits = [f"results/audit/{s}/L{L}.json" for s in ("clean", "label_noise_1pct") for L in config["sizes"]]
+    command = [sys.executable, "-m", "sgpoison", "dose-response", "--axis", "label_noise", "--doses", "0", "0.01",
+               "--estimates", "results/analysis/clean/estimates.json",
+               "results/analysis/label_noise_1pct/estimates.json", "--audits", *audits,
+               "--conventional", "results/conventional/estimates.json", "--out", "results/dose_response/label_noise"]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = workdir / "results" / "dose_response" / "label_noise"
+    signal = json.loads((out / "signal_loss.json").read_text())
+    assert signal["axis"] == "label_noise" and "git_commit" in json.dumps(signal)
+    assert len((out / "table.csv").read_text().splitlines()) == 3  # header and two doses
+    audit = subprocess.run([sys.executable, "-m", "sgpoison", "provenance", "results/dose_response"],
+                           cwd=workdir, capture_output=True, text=True)
+    assert audit.returncode == 0, audit.stdout + audit.stderr  # test.yaml scans nothing: not in config
+    assert "the configuration has no scan over label_noise" in audit.stdout, audit.stdout

@@ -45,6 +45,8 @@ _RULE_OF_FORMAT = {
     "sgpoison-null-model": "train_null",
     "sgpoison-prediction": "predict",
     "sgpoison-results": "summary",
+    "sgpoison-dose-response": "dose_response",
+    "sgpoison-signal-loss": "dose_response",
 }
 
 
@@ -165,7 +167,7 @@ def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
 _WILDCARDS = {"simulate": ("disorder", "L", "sweep_fraction"), "merge": ("disorder", "L", "sweep_fraction"),
               "audit": ("scenario", "L"), "train": ("scenario", "L"), "predict": ("scenario", "L"),
               "train_null": ("scenario", "L"), "predict_null": ("scenario", "L"),
-              "analyze": ("scenario",), "conventional": (), "summary": ()}
+              "analyze": ("scenario",), "conventional": (), "summary": (), "dose_response": ("axis",)}
 
 
 def _job(record: Mapping[str, Any], config: Mapping) -> tuple[str | None, dict[str, str]]:
@@ -208,8 +210,10 @@ def _job(record: Mapping[str, Any], config: Mapping) -> tuple[str | None, dict[s
 
 def _not_a_job(config: Mapping, wildcards: Mapping[str, str]) -> str:
     """Why no job of ``config`` has these wildcards ('' if one has)."""
-    from sgpoison.config import BIMODAL_SWEEP_FRACTION
+    from sgpoison.config import BIMODAL_SWEEP_FRACTION, scan_doses
 
+    if "axis" in wildcards and wildcards["axis"] not in scan_doses(config):
+        return f"the configuration has no scan over {wildcards['axis']}"
     if "scenario" in wildcards and wildcards["scenario"] not in config["scenarios"]:
         return f"scenario {wildcards['scenario']!r} is not in the configuration"
     if "L" in wildcards and int(wildcards["L"]) not in config["sizes"]:
