@@ -34,7 +34,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads spin and steal CPU time
@@ -73,16 +72,6 @@ def build_portable() -> Path:
     return out / "lib" / "sgpoison" / "mc"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def cpu_flags() -> set[str]:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -95,32 +84,15 @@ def cpu_flags() -> set[str]:
 
 def time_kernel(kernel: str, L: int, disorder: str, threads: int, instances: int, seconds: float,
                 repeats: int, measure: bool) -> float:
-    """Minimum wall ns per flip of ``repeats`` runs of about ``seconds`` each."""
-    from sgpoison.mc import kernels
-    from sgpoison.mc.parallel_tempering import SimulationParameters, SimulationState
-    from sgpoison.mc.lattice import neighbours
+    """Minimum wall ns per flip of ``repeats`` runs of about ``seconds`` each
+    (:func:`sgpoison.mc.cost.nanoseconds_per_flip`, the calibration of ``sgpoison cost``)."""
+    from sgpoison.mc.cost import nanoseconds_per_flip
+    from sgpoison.mc.parallel_tempering import SimulationParameters
 
     params = SimulationParameters(L=L, disorder=disorder, instance_start=0, instance_stop=instances,
                                   n_sweeps=1 << 20, t_min=T_MIN, t_max=T_MAX, n_temps=N_TEMPS,
                                   kernel=kernel)
-    state = SimulationState(params)
-    table, betas = neighbours(L), 1.0 / params.temperatures
-    flips_per_sweep = instances * N_TEMPS * 2 * L**3
-    done = 0
-
-    def timed(n):
-        nonlocal done
-        start = time.perf_counter()
-        kernels.run_sweeps(kernel, state, table, betas, done, n, 1, measure, threads, disorder)
-        done += n
-        return time.perf_counter() - start
-
-    n = 1
-    while timed(n) < 0.1 * seconds:
-        n *= 2
-    n = max(1, int(n * seconds / max(timed(n), 1e-9)))
-    best = min(timed(n) for _ in range(repeats))
-    return best / (n * flips_per_sweep) * 1e9
+    return min(nanoseconds_per_flip(params, seconds, threads, measure)[0] for _ in range(repeats))
 
 
 def time_peapods(L: int, disorder: str, threads: int, seconds: float, repeats: int) -> float | None:
@@ -152,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import sgpoison.mc
+    from sgpoison.report.cost import cpu_model
 
     if args.portable:
         sgpoison.mc.__path__.insert(0, str(build_portable()))
