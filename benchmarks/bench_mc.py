@@ -85,8 +85,8 @@ def cpu_flags() -> set[str]:
 def time_kernel(kernel: str, L: int, disorder: str, threads: int, instances: int, seconds: float,
                 repeats: int, measure: bool) -> float:
     """Minimum wall ns per flip of ``repeats`` runs of about ``seconds`` each
-    (:func:`sgpoison.mc.cost.nanoseconds_per_flip`, the calibration of ``sgpoison cost``)."""
-    from sgpoison.mc.cost import nanoseconds_per_flip
+    (:func:`sgpoison.mc.calibration.nanoseconds_per_flip`, the calibration of ``sgpoison cost``)."""
+    from sgpoison.mc.calibration import nanoseconds_per_flip
     from sgpoison.mc.parallel_tempering import SimulationParameters
 
     params = SimulationParameters(L=L, disorder=disorder, instance_start=0, instance_stop=instances,

@@ -60,25 +60,17 @@ def output_file(suffix: str | None = None):
 def integer_in(limits: Range):
     """Argument type of an integer option that is no settings field, e.g. ``simulate --threads``:
     an integer in ``limits`` (else a usage error saying what would be valid)."""
-    return number_in(dataclasses.replace(limits, integer=True))
 
-
-def number_in(limits: Range):
-    """Argument type of a numeric option that is no settings field, e.g. ``cost --calibrate``:
-    a number (an integer if ``limits.integer``) in ``limits``, else a usage error saying what
-    would be valid."""
-
-    def parse(text: str) -> int | float:
+    def parse(text: str) -> int:
         try:
-            value = int(text) if limits.integer else float(text)
+            value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid {'integer' if limits.integer else 'number'} {text!r}") from None
+            raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
         if value not in limits:
             raise argparse.ArgumentTypeError(f"must be {limits.describe()}, got {text}")
         return value
 
-    parse.__name__ = "integer" if limits.integer else "number"
+    parse.__name__ = "integer"
     return parse
 
 

@@ -5,19 +5,15 @@ Used by ``workflow/rules/common.smk`` to size the ``runtime`` and ``mem_mb`` of 
 before allocating anything, a job that cannot fit in memory (:func:`check_memory`). The per-flip costs are those of
 the default kernels in a portable build (docs/benchmarks.md: lanes 6.6 ns Gaussian,
 multispin 0.44 ns bimodal; host builds are about 4x faster), rounded up.
-:func:`nanoseconds_per_flip` measures the time per spin-flip attempt on this machine (the
-calibration of ``sgpoison cost``, :mod:`sgpoison.report.cost`, and of ``benchmarks/bench_mc.py``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-import time
 
 from sgpoison.errors import SettingsError
-from sgpoison.mc.parallel_tempering import SimulationParameters, sweeps_per_call, total_sweeps
+from sgpoison.mc.parallel_tempering import SimulationParameters, total_sweeps
 
 #: wall time of one spin-flip attempt on one thread, measurements on, in ns
 NANOSECONDS_PER_SPIN_FLIP = {"gaussian": 7.0, "bimodal": 1.0}
@@ -35,59 +31,6 @@ def spin_flip_attempts(params: SimulationParameters) -> int:
     """Spin-flip attempts of the whole job: instances x 2 replicas x N_T x L^3 x all sweeps."""
     n_instances = params.instance_stop - params.instance_start
     return n_instances * 2 * params.n_temps * params.L ** 3 * total_sweeps(params)
-
-
-def nanoseconds_per_flip(params: SimulationParameters, seconds: float, threads: int = 1,
-                         measure: bool = True) -> tuple[float, float]:
-    """Measured time per spin-flip attempt of ``params``' kernel on this machine, in ns:
-    (wall time, CPU time of this process).
-
-    Runs the engine's kernel (:func:`sgpoison.mc.kernels.run_sweeps`, the kernel
-    ``params.kernel``) on the disorder of ``params`` (its instances, ladder and swap interval;
-    one snapshot, log bins for 2^40 sweeps, so that its memory stays small) for about
-    ``seconds``: an untimed first sweep, then calls of n sweeps (about ``seconds`` / 10 each, at
-    most the engine's call length :func:`~sgpoison.mc.parallel_tempering.sweeps_per_call`) until
-    ``seconds`` have passed; at least one timed call. ``measure``: log-binned measurements every sweep, as in
-    the thermalization of a production run. Each figure is total time / attempts: other work
-    on the machine makes the wall time larger, hardly the CPU time (the core-hours of a job on
-    a core of its own); with several threads the CPU time is that of all of them.
-
-    Raises
-    ------
-    SettingsError
-        If ``threads`` is not a positive integer.
-    """
-    from sgpoison.errors import SettingsError
-    from sgpoison.mc import kernels
-    from sgpoison.mc.lattice import neighbours
-    from sgpoison.mc.parallel_tempering import SimulationState
-    from sgpoison.settings import THREAD_COUNT
-
-    if threads not in THREAD_COUNT:
-        raise SettingsError(f"threads must be {THREAD_COUNT.describe()}, got {threads!r}", key="threads")
-    params = dataclasses.replace(params, n_sweeps=1 << 40, sweep_fraction=1.0, n_snapshots=1)
-    state = SimulationState(params)
-    table, betas = neighbours(params.L), 1.0 / params.temperatures
-    flips_per_sweep = spin_flip_attempts(params) // total_sweeps(params)
-    done = 0
-
-    def call(n: int) -> tuple[float, float]:
-        nonlocal done
-        wall, cpu = time.perf_counter(), time.process_time()
-        kernels.run_sweeps(params.kernel, state, table, betas, done, n, params.swap_interval, measure,
-                           threads, params.disorder)
-        done += n
-        return time.perf_counter() - wall, time.process_time() - cpu
-
-    first, _ = call(1)
-    n = max(1, min(sweeps_per_call(params), int(0.1 * seconds / max(first, 1e-9))))
-    wall = cpu = 0.0
-    timed = 0
-    while timed == 0 or wall < seconds:
-        dw, dc = call(n)
-        wall, cpu, timed = wall + dw, cpu + dc, timed + n
-    flips = timed * flips_per_sweep
-    return wall / flips * 1e9, cpu / flips * 1e9
 
 
 def runtime_minutes(params: SimulationParameters) -> int:

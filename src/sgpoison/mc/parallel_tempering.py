@@ -249,13 +249,6 @@ def _run(state: SimulationState, params: SimulationParameters, neighbour_table: 
     state.sweeps_done += n_sweeps
 
 
-def sweeps_per_call(params: SimulationParameters) -> int:
-    """Sweeps per kernel call of :func:`run` (about a second of work: :data:`_FLIPS_PER_CALL`
-    times the kernel's relative speed, at least 1)."""
-    flips_per_sweep = (params.instance_stop - params.instance_start) * 2 * params.n_temps * params.L**3
-    return max(1, _FLIPS_PER_CALL * kernels.RELATIVE_SPEED[params.kernel] // flips_per_sweep)
-
-
 def total_sweeps(params: SimulationParameters) -> int:
     """Sweeps of the whole job: thermalization plus the measurement phase."""
     return params.n_sweeps_run + (params.n_snapshots - 1) * params.measure_interval
@@ -302,7 +295,8 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
             progress(state.sweeps_done)
     table = neighbours(params.L)
     betas = 1.0 / params.temperatures
-    chunk = sweeps_per_call(params)
+    flips_per_sweep = len(params.instances) * 2 * params.n_temps * params.L**3
+    chunk = max(1, _FLIPS_PER_CALL * kernels.RELATIVE_SPEED[params.kernel] // flips_per_sweep)
     last_save = time.monotonic()
     n_run = params.n_sweeps_run
     while state.snapshots_done < params.n_snapshots:

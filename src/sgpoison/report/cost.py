@@ -185,7 +185,7 @@ def calibration_parameters(config: Mapping, disorder: str, L: int = CALIBRATION_
 
 def calibrate(config: Mapping, seconds: float, threads: int = 1) -> dict[str, dict]:
     """Measured ns per spin-flip attempt of each disorder's simulate job on this machine, about
-    ``seconds / 2`` each (:func:`calibration_parameters`, :func:`sgpoison.mc.cost.nanoseconds_per_flip`,
+    ``seconds / 2`` each (:func:`calibration_parameters`, :func:`sgpoison.mc.calibration.nanoseconds_per_flip`,
     measurements on).
 
     Returns
@@ -195,7 +195,7 @@ def calibrate(config: Mapping, seconds: float, threads: int = 1) -> dict[str, di
         "n_temps"}``; ``ns_per_flip`` is the CPU time (what a core of the job's own takes;
         on a busy machine the wall time is longer).
     """
-    from sgpoison.mc.cost import nanoseconds_per_flip
+    from sgpoison.mc.calibration import nanoseconds_per_flip
 
     out = {}
     for disorder in ("gaussian", "bimodal"):
