@@ -27,9 +27,9 @@ def nanoseconds_per_flip(params: SimulationParameters, seconds: float, threads: 
     Runs the engine's kernel (:func:`sgpoison.mc.kernels.run_sweeps`, the kernel
     ``params.kernel``) on the disorder of ``params`` (its instances, ladder and swap interval;
     one snapshot, log bins for 2^40 sweeps, so that its memory stays small) for about
-    ``seconds``: an untimed first sweep, then calls of n sweeps (about ``seconds`` / 10 each, so
+    ``seconds``: an untimed first sweep, then calls of n sweeps (about ``seconds`` / 3 each, so
     that converting the state in and out of the kernel's layout, about half a sweep per call,
-    stays small as in the engine's calls of about a second) until ``seconds`` have passed; at
+    stays below 1 % as in the engine's calls of about a second) until ``seconds`` have passed; at
     least one timed call. ``measure``: log-binned measurements every sweep, as in
     the thermalization of a production run. Each figure is total time / attempts: other work
     on the machine makes the wall time larger, hardly the CPU time (the core-hours of a job on
@@ -57,7 +57,7 @@ def nanoseconds_per_flip(params: SimulationParameters, seconds: float, threads: 
         return time.perf_counter() - wall, time.process_time() - cpu
 
     first, _ = call(1)
-    n = max(1, int(0.1 * seconds / max(first, 1e-9)))
+    n = max(1, int(seconds / 3 / max(first, 1e-9)))
     wall = cpu = 0.0
     timed = 0
     while timed == 0 or wall < seconds:
