@@ -31,9 +31,10 @@ def nanoseconds_per_flip(params: SimulationParameters, seconds: float, threads: 
     that converting the state in and out of the kernel's layout, about half a sweep per call,
     stays below 1 % as in the engine's calls of about a second) until ``seconds`` have passed; at
     least one timed call. ``measure``: log-binned measurements every sweep, as in
-    the thermalization of a production run. Each figure is total time / attempts: other work
-    on the machine makes the wall time larger, hardly the CPU time (the core-hours of a job on
-    a core of its own); with several threads the CPU time is that of all of them.
+    the thermalization of a production run. Each figure is total time / attempts. Other work
+    on the machine makes the wall time larger, and the CPU time (the core-hours of a job on a
+    core of its own) less so, through shared caches and context switches; with several threads
+    the CPU time is that of all of them.
 
     Raises
     ------
