@@ -58,10 +58,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="core counts to give the wall time for (default: 64 1000)")
     p.add_argument("--calibrate", type=number_in(Range(minimum=0)), default=10.0, metavar="SECONDS",
                    help="measure the time per spin-flip attempt for about SECONDS in all, half per "
-                        "disorder, on the config's row nearest L = 8 (one simulate job's instances, its "
+                        "disorder not given by --t-flip-*, on the config's row nearest L = 8 (one simulate job's instances, its "
                         "kernel, measurements on); 0: use --t-flip-gaussian/--t-flip-bimodal (default 10)")
     p.add_argument("--t-flip-gaussian", type=number_in(POSITIVE), default=None, metavar="NS",
-                   help="ns per Gaussian spin-flip attempt (replaces the calibration's; required with "
+                   help="ns per Gaussian spin-flip attempt (not measured then; required with "
                         "--calibrate 0)")
     p.add_argument("--t-flip-bimodal", type=number_in(POSITIVE), default=None, metavar="NS",
                    help="ns per bimodal spin-flip attempt (as --t-flip-gaussian)")
@@ -135,7 +135,8 @@ def run(args: argparse.Namespace, settings: None) -> int:
         raise SettingsError(f"--calibrate 0 needs {' and '.join(missing)}", option="--calibrate")
     config = load_config(args.configfile, schema)
     load = os.getloadavg()[0]
-    measured = calibrate(config, args.calibrate, threads=args.threads) if args.calibrate > 0 else {}
+    todo = [disorder for disorder, value in given.items() if value is None]
+    measured = calibrate(config, args.calibrate, args.threads, todo) if args.calibrate > 0 and todo else {}
     t_flip = {d: given[d] if given[d] is not None else measured[d]["ns_per_flip"] for d in given}
     rate = None if args.gflops_per_core is None else (lambda L: args.gflops_per_core)
     rows = study_cost(config, t_flip, rate)
@@ -154,8 +155,6 @@ def run(args: argparse.Namespace, settings: None) -> int:
                     f"spin-flip attempt ({m['kernel']} kernel, L = {m['L']}, {m['instances']} instances x "
                     f"{m['n_temps']} temperatures x 2 replicas, {args.threads} thread(s), measurements on, "
                     f"~{args.calibrate / 2:g} s)")
-            if given[disorder] is not None:
-                text += f"; using the given {given[disorder]:g} ns"
         else:
             text = f"{given[disorder]:g} ns per spin-flip attempt (given)"
         print(f"  {disorder}: {text}")

@@ -183,9 +183,10 @@ def calibration_parameters(config: Mapping, disorder: str, L: int = CALIBRATION_
                                  instances=batch_instances(config, disorder, nearest, 0))
 
 
-def calibrate(config: Mapping, seconds: float, threads: int = 1) -> dict[str, dict]:
-    """Measured ns per spin-flip attempt of each disorder's simulate job on this machine, about
-    ``seconds / 2`` each (:func:`calibration_parameters`, :func:`sgpoison.mc.calibration.nanoseconds_per_flip`,
+def calibrate(config: Mapping, seconds: float, threads: int = 1,
+              disorders: Iterable[str] = ("gaussian", "bimodal")) -> dict[str, dict]:
+    """Measured ns per spin-flip attempt of a simulate job of each of ``disorders`` on this
+    machine, about ``seconds / 2`` each (:func:`calibration_parameters`, :func:`sgpoison.mc.calibration.nanoseconds_per_flip`,
     measurements on).
 
     Returns
@@ -198,7 +199,7 @@ def calibrate(config: Mapping, seconds: float, threads: int = 1) -> dict[str, di
     from sgpoison.mc.calibration import nanoseconds_per_flip
 
     out = {}
-    for disorder in ("gaussian", "bimodal"):
+    for disorder in disorders:
         params = calibration_parameters(config, disorder)
         wall, cpu = nanoseconds_per_flip(params, seconds / 2, threads=threads)
         out[disorder] = {"ns_per_flip": cpu, "wall_ns_per_flip": wall,
