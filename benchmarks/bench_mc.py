@@ -118,14 +118,20 @@ def _clock() -> float:
 
 def time_kernel(kernel: str, L: int, disorder: str, threads: int, instances: int, seconds: float,
                 repeats: int, measure: bool) -> float:
-    """Minimum ns per flip (:data:`CLOCK`) of ``repeats`` runs of about ``seconds`` each."""
+    """Minimum ns per flip (:data:`CLOCK`) of ``repeats`` runs of about ``seconds`` each: the
+    calibration of ``sgpoison cost`` (:func:`sgpoison.mc.calibration.nanoseconds_per_flip`), or with
+    :data:`MARGINAL` the marginal cost of n more sweeps in one call."""
     from sgpoison.mc import kernels
-    from sgpoison.mc.parallel_tempering import SimulationParameters, SimulationState
+    from sgpoison.mc.calibration import nanoseconds_per_flip
     from sgpoison.mc.lattice import neighbours
+    from sgpoison.mc.parallel_tempering import SimulationParameters, SimulationState
 
     params = SimulationParameters(L=L, disorder=disorder, instance_start=0, instance_stop=instances,
                                   n_sweeps=1 << 20, t_min=T_MIN, t_max=T_MAX, n_temps=N_TEMPS,
                                   kernel=kernel)
+    if not MARGINAL:
+        clock = 0 if CLOCK == "wall" else 1
+        return min(nanoseconds_per_flip(params, seconds, threads, measure)[clock] for _ in range(repeats))
     state = SimulationState(params)
     table, betas = neighbours(L), 1.0 / params.temperatures
     flips_per_sweep = instances * N_TEMPS * 2 * L**3
@@ -142,9 +148,6 @@ def time_kernel(kernel: str, L: int, disorder: str, threads: int, instances: int
     while timed(n) < 0.1 * seconds:
         n *= 2
     n = max(1, int(n * seconds / max(timed(n), 1e-9)))
-    if not MARGINAL:
-        best = min(timed(n) for _ in range(repeats))
-        return best / (n * flips_per_sweep) * 1e9
     # marginal cost of n more sweeps in one call: the per-call conversion cancels
     best = min(timed(2 * n) - timed(n) for _ in range(repeats))
     return best / (n * flips_per_sweep) * 1e9

@@ -23,22 +23,8 @@ Keras dtype policy before the model is built (weights float32, computation in bf
 float16; ``mixed_float16`` adds loss scaling). ``--compare-options`` runs float32, XLA,
 mixed_bfloat16, mixed_float16 and XLA + mixed_bfloat16 for every L.
 
-**FLOPs per iteration** (a multiply-add counts 2), batch B, n = ceil(L / 2) the convolution's
-output size, C = 5 channels, k = 3, U = n^3 C hidden units (= L^3 5/8 for even L):
-
-=============================  ===================================================
-Conv3D forward                 2 B n^3 C k^3
-Conv3D weight gradient         2 B n^3 C k^3 (no input gradient: the input is data)
-hidden Dense forward           2 B U^2
-hidden Dense weight gradient   2 B U^2
-hidden Dense input gradient    2 B U^2
-output Dense                   3 x 2 B U 2 (forward, weight and input gradient)
-element-wise                   ~ 4 B n^3 C (convolution bias, ReLU, their gradients)
-                               + 8 B U (hidden bias, ReLU, dropout mask and scaling, their
-                               gradients) + 20 B (output bias, softmax, loss)
-Adam                           ~ 12 per parameter (moments, square root, update)
-=============================  ===================================================
-
+**FLOPs per iteration**: the analytic count of ``sgpoison.ml.flops.training_flops`` (formulas
+in its module docstring; a multiply-add counts 2),
 dominated by the three U x U products, 6 B U^2 (39 GFLOP at L = 16). Cross-checks per L, in
 float32: TensorFlow's profiler (``tf.compat.v1.profiler`` float-operation count of the step's
 graph; it counts MatMul but has no statistics for Conv3D) and XLA's optimised HLO of the step
@@ -96,33 +82,7 @@ def option_label(jit_compile: bool, policy: str | None) -> str:
 
 # ----------------------------------------------------------------------------- FLOP count
 
-
-def training_flops(L: int, batch_size: int = 1000, channels: int = 5, kernel_size: int = 3,
-                   strides: int = 2, dense_units: int | None = None) -> dict[str, float]:
-    """FLOPs of one training iteration of the Table III network, by part (see module docstring).
-
-    Convolution with ``"same"`` padding counted at its nominal k^3 multiply-adds per output
-    (the zero padding is computed too). Returns a dict whose ``total`` is the sum of the parts.
-    """
-    B = batch_size
-    n = math.ceil(L / strides)
-    conv_outputs = n**3 * channels
-    U = conv_outputs if dense_units is None else dense_units
-    k3 = kernel_size**3
-    n_parameters = k3 * channels + channels + conv_outputs * U + U + U * 2 + 2
-    parts = {
-        "conv_forward": 2 * B * conv_outputs * k3,
-        "conv_weight_gradient": 2 * B * conv_outputs * k3,
-        "hidden_forward": 2 * B * conv_outputs * U,
-        "hidden_weight_gradient": 2 * B * conv_outputs * U,
-        "hidden_input_gradient": 2 * B * conv_outputs * U,
-        "output_dense": 3 * 2 * B * U * 2,
-        "elementwise": 4 * B * conv_outputs + 8 * B * U + 20 * B,
-        "adam": 12 * n_parameters,
-    }
-    parts["total"] = float(sum(parts.values()))
-    parts["n_parameters"] = n_parameters
-    return parts
+from sgpoison.ml.flops import training_flops  # noqa: E402  (the analytic count; after sys.path)
 
 
 _ARRAY = r"(?:pred|bf16|f16|f32|f64|[su]\d+)\[([\d,]*)\]"

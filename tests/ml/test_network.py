@@ -161,3 +161,12 @@ def test_build_model_rejects_bad_arguments(kwargs, match):
     kwargs = {"L": 4} | kwargs
     with pytest.raises(ValueError, match=match):
         build_model(**kwargs)
+
+
+@pytest.mark.parametrize("L, dense_units", [(4, None), (6, 7)])
+def test_parameter_count_agrees_with_the_analytic_flop_count(L, dense_units):
+    # the FLOP count (sgpoison.ml.flops) describes the model build_model builds
+    from sgpoison.ml.flops import training_flops
+
+    model = build_model(L, dense_units=dense_units)
+    assert model.count_params() == training_flops(L, dense_units=dense_units)["n_parameters"]

@@ -36,7 +36,7 @@ from sgpoison import __version__
 
 #: command modules, in the order they appear in ``--help`` (module ``train_null``: command ``train-null``)
 COMMANDS = ("simulate", "merge", "audit", "train", "predict", "train_null", "predict_null", "analyze",
-            "conventional", "summary", "dose_response", "provenance")
+            "conventional", "summary", "dose_response", "provenance", "cost")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,4 +12,6 @@ parallel_tempering   :class:`~sgpoison.mc.parallel_tempering.SimulationParameter
                      :func:`~sgpoison.mc.parallel_tempering.simulate` (NetCDF output)
 thermalization       log-binning and KPY tests of a simulation file: :func:`~sgpoison.mc.thermalization.log_bin_tests`
 cost                 spin-flip attempts, run time and memory of a job (for the workflow's scheduler)
+calibration          the kernels' measured time per spin-flip attempt on this machine
+                     (:func:`~sgpoison.mc.calibration.nanoseconds_per_flip`; ``sgpoison cost``, bench_mc.py)
 """

@@ -15,6 +15,8 @@ train        4. training with validation on held-out instances: :func:`~sgpoison
 model_io     the ``.keras`` model with its metadata, the history CSV, the prediction file format
              (:func:`~sgpoison.ml.model_io.prediction_dataset`)
 predict      5. p(T) of every instance of a (bimodal) file: :func:`~sgpoison.ml.predict.predict`
+flops        analytic FLOP counts of the network and its measured CPU training speed
+             (:func:`~sgpoison.ml.flops.training_flops`; no TensorFlow)
 null         the null models: logistic regression on q^2 and the link overlap
              (:func:`~sgpoison.ml.null.train_null`, :func:`~sgpoison.ml.null.predict_null`; scikit-learn)
 
