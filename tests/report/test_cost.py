@@ -8,6 +8,7 @@ import pytest
 
 from builders import CONFIG_SCHEMA, load_config
 from sgpoison.config import validate_config
+from sgpoison.mc.kernels import resolve_kernel
 from sgpoison.ml.flops import TRAINING_CORES, forward_flops, training_flops
 from sgpoison.report.cost import (
     STAGES,
@@ -97,7 +98,7 @@ def test_table_and_json_agree(config):
 def test_calibration_uses_a_simulate_job_of_the_row_nearest_L8(config):
     params = calibration_parameters(config, "bimodal")
     assert (params.L, params.kernel, params.instance_stop - params.instance_start) == (8, "multispin", 4)
-    assert calibration_parameters(config, "gaussian").kernel == "lanes"
+    assert calibration_parameters(config, "gaussian").kernel == resolve_kernel("auto", "gaussian") == "lanes32"
     start = time.perf_counter()
     measured = calibrate(config, 0.4)
     assert time.perf_counter() - start < 20  # about 0.4 s of kernel time, generous on a busy machine
