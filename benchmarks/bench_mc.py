@@ -48,6 +48,8 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads spin and steal CPU time
 
+from sgpoison.report.cost import cpu_model  # noqa: E402  (after the BLAS setting)
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 N_TEMPS = 20
 T_MIN, T_MAX = 0.8, 1.21
@@ -80,16 +82,6 @@ def build_portable() -> Path:
                     "--build-temp", str(out / "tmp")], cwd=REPOSITORY, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     return out / "lib" / "sgpoison" / "mc"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def cpu_flags() -> set[str]:
