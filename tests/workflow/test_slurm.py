@@ -9,61 +9,17 @@ groups (tests/workflow/test_profiles.py), so one run through the cluster covers 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections import Counter
 
 import pytest
-import yaml
 
-from workflow_support import (
-    ON_CI,
-    copy_workflow,
-    expected_job_counts,
-    load_config,
-    require_commands,
-    snakemake,
-    validate_outputs,
-)
+from workflow_support import ON_CI, expected_job_counts, load_config, slurm_problem, validate_outputs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow, pytest.mark.slow]
 
 
 GPU_RULES = ("train", "predict")
-PROFILE = "profiles/slurm-gpu"
-
-
-def cut_to_the_tiny_study(workdir) -> dict:
-    """The scratch copy of the shipped GPU profile with one thread and 1500 MB per job, so that
-    two jobs share the 2-CPU test node; everything else (GPU requests, groups, cluster settings)
-    as shipped. (--set-threads/--set-resources on the command line would replace the profile's
-    mappings as a whole, GPU requests included.) Returns the profile."""
-    path = workdir / PROFILE / "config.yaml"
-    profile = yaml.safe_load(path.read_text())
-    profile["set-threads"] = {rule: 1 for rule in profile["set-threads"]}
-    for resources in profile["set-resources"].values():
-        resources["mem_mb"] = 1500
-    path.write_text(yaml.safe_dump(profile, sort_keys=False))
-    return profile
-
-
-def slurm_problem() -> str | None:
-    """Why the Slurm test cannot run here, or None."""
-    for tool in ("sinfo", "sbatch", "sacct", "scontrol"):
-        if shutil.which(tool) is None:
-            return f"{tool} not found (start a cluster with: bash .ci/start-slurm.sh --install)"
-    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
-    if "UP" not in ping.stdout:
-        return f"no Slurm controller answers: {ping.stdout.strip()} {ping.stderr.strip()}"
-    sacct = subprocess.run(["sacct", "-n", "-X", "-S", "now-1minutes"], capture_output=True,
-                           text=True)
-    if sacct.returncode != 0:
-        return f"sacct fails (accounting needed by the plugin's status checks): {sacct.stderr}"
-    gres = subprocess.run(["sinfo", "-h", "-o", "%G"], capture_output=True, text=True)
-    if "gpu" not in gres.stdout:
-        return (f"no node advertises a GPU gres (sinfo: {gres.stdout.strip()!r}); restart the "
-                "cluster with: bash .ci/start-slurm.sh")
-    return None
 
 
 def require_slurm() -> None:
@@ -80,17 +36,14 @@ def job_name(comment: str) -> str:
     return re.match(r"rule_(.+?)(?:_wildcards_.*)?$", comment).group(1)
 
 
-def test_tiny_study_through_the_gpu_profile(tmp_path):
+def test_tiny_study_through_the_gpu_profile(request):
     require_slurm()
-    require_commands(pytest)
     config = load_config("test.yaml")
-    workdir = copy_workflow(tmp_path / "wf", "test.yaml")
-    profile = cut_to_the_tiny_study(workdir)
-
-    # profiles/slurm-gpu replaces profiles/default as the workflow profile (README)
-    result = snakemake(workdir, "--workflow-profile", PROFILE, timeout=1800)
-    match = re.search(r"SLURM run ID: (\S+)", result.stdout)
-    assert match, f"no SLURM run ID in the output:\n{result.stdout[-3000:]}"
+    study = request.getfixturevalue("finished_tiny_study")  # after require_slurm: no study run for a skip
+    assert study.executor == "slurm", "the shared tiny study did not run through Slurm"
+    workdir, profile = study.workdir, study.profile
+    match = re.search(r"SLURM run ID: (\S+)", study.output)
+    assert match, f"no SLURM run ID in the output:\n{study.output[-3000:]}"
     run_id = match.group(1)
 
     validate_outputs(workdir, config)

@@ -27,7 +27,6 @@ from workflow_support import (
     dry_run,
     expected_job_counts,
     load_config,
-    require_commands,
     snakemake,
     stub_environment,
     validate_outputs,
@@ -410,11 +409,11 @@ def test_more_instances_add_only_new_batches(stub_run):
 
 
 @pytest.mark.slow
-def test_tiny_study_end_to_end(tmp_path):
-    require_commands(pytest)
+def test_tiny_study_end_to_end(finished_tiny_study_copy):
+    """The finished tiny study (run once per session, through Slurm on CI): its files, an
+    empty dry run, clean provenance, the report, --summary and the dose-response command."""
     config = load_config("test.yaml")
-    workdir = copy_workflow(tmp_path / "wf", "test.yaml")
-    snakemake(workdir, "--cores", "2", timeout=1800)
+    workdir = finished_tiny_study_copy
     validate_outputs(workdir, config)
     assert dry_run(workdir) == []
     # every file records the settings its rule's params hold, and the installed code

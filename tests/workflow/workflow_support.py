@@ -327,3 +327,67 @@ def validate_outputs(workdir: Path, config: dict) -> None:
     for stage in stages:
         assert list((workdir / "logs" / stage).rglob("*.log")), f"no logs of {stage}"
         assert list((results / "benchmarks" / stage).rglob("*.tsv")), f"no benchmarks of {stage}"
+
+
+# ------------------------------------------------------------------------------------------
+# the finished tiny study (real sgpoison commands), shared by the tests of a finished run
+# ------------------------------------------------------------------------------------------
+
+
+PROFILE = "profiles/slurm-gpu"
+
+
+def cut_to_the_tiny_study(workdir) -> dict:
+    """The scratch copy of the shipped GPU profile with one thread and 1500 MB per job, so that
+    two jobs share the 2-CPU test node; everything else (GPU requests, groups, cluster settings)
+    as shipped. (--set-threads/--set-resources on the command line would replace the profile's
+    mappings as a whole, GPU requests included.) Returns the profile."""
+    path = workdir / PROFILE / "config.yaml"
+    profile = yaml.safe_load(path.read_text())
+    profile["set-threads"] = {rule: 1 for rule in profile["set-threads"]}
+    for resources in profile["set-resources"].values():
+        resources["mem_mb"] = 1500
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return profile
+
+
+def slurm_problem() -> str | None:
+    """Why the Slurm test cannot run here, or None."""
+    for tool in ("sinfo", "sbatch", "sacct", "scontrol"):
+        if shutil.which(tool) is None:
+            return f"{tool} not found (start a cluster with: bash .ci/start-slurm.sh --install)"
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
+    if "UP" not in ping.stdout:
+        return f"no Slurm controller answers: {ping.stdout.strip()} {ping.stderr.strip()}"
+    sacct = subprocess.run(["sacct", "-n", "-X", "-S", "now-1minutes"], capture_output=True,
+                           text=True)
+    if sacct.returncode != 0:
+        return f"sacct fails (accounting needed by the plugin's status checks): {sacct.stderr}"
+    gres = subprocess.run(["sinfo", "-h", "-o", "%G"], capture_output=True, text=True)
+    if "gpu" not in gres.stdout:
+        return (f"no node advertises a GPU gres (sinfo: {gres.stdout.strip()!r}); restart the "
+                "cluster with: bash .ci/start-slurm.sh")
+    return None
+
+
+@dataclass
+class FinishedStudy:
+    """A tiny study run to completion: its directory, how it ran ("slurm" or "local"), the
+    Snakemake output, and the workflow profile of a Slurm run (else None)."""
+
+    workdir: Path
+    executor: str
+    output: str
+    profile: dict | None = None
+
+
+def run_tiny_study(workdir: Path, through_slurm: bool) -> FinishedStudy:
+    """Run config/test.yaml in ``workdir`` with the real sgpoison commands: through the cluster
+    with the shipped GPU profile (:func:`cut_to_the_tiny_study`), or locally on 2 cores."""
+    copy_workflow(workdir, "test.yaml")
+    if through_slurm:
+        profile = cut_to_the_tiny_study(workdir)
+        result = snakemake(workdir, "--workflow-profile", PROFILE, timeout=1800)
+        return FinishedStudy(workdir, "slurm", result.stdout, profile)
+    result = snakemake(workdir, "--cores", "2", timeout=1800)
+    return FinishedStudy(workdir, "local", result.stdout)
