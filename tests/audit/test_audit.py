@@ -17,14 +17,20 @@ import xarray as xr
 
 from builders import write_synthetic_training_file
 from sgpoison.audit.labels import CROSS_VALIDATION_NETWORK, label_agreement
-from sgpoison.audit.noise import NOISE_ABSENT, NOISE_DETECTED, NOISE_UNDECIDED, estimate_label_noise
+from sgpoison.audit.noise import (
+    NOISE_ABSENT,
+    NOISE_DETECTED,
+    NOISE_UNDECIDED,
+    _confident_learning,
+    estimate_label_noise,
+)
 from sgpoison.audit.report import REFUSE_EXIT_CODE, audit_training_set, scenario_verdict
 from sgpoison.audit.settings import AuditConfig
 from sgpoison.audit.thermalization import audit_thermalization, critical_value
 from sgpoison.cli import main
 from sgpoison.io.formats import open_simulation, write_netcdf
 from sgpoison.mc.parallel_tempering import SimulationParameters, simulate
-from sgpoison.ml.labels import prepare_training_set, training_set
+from sgpoison.ml.labels import label_flips, prepare_training_set, training_set
 from sgpoison.ml.settings import TrainingConfig
 
 T_LABEL = 0.95
@@ -143,8 +149,13 @@ def test_audit_sees_the_labels_the_training_uses(synthetic_file):
 # ----------------------------------------------------------------------------- label-noise estimate
 
 
-def _probabilities(rho, n_instances=40, n_snapshots=60, overlap=False, seed=0):
-    """Synthetic out-of-fold p(label 1): confident far from t_label, ambiguous near it."""
+def _probabilities(rho, n_instances=40, n_snapshots=60, overlap=False, seed=0, mode="independent"):
+    """Synthetic out-of-fold p(label 1): confident far from t_label, ambiguous near it.
+
+    Label noise flips each label with probability rho (``mode="independent"``), or each
+    (instance, temperature) block of ``n_snapshots`` (``"block"``, drawn by the training's
+    :func:`sgpoison.ml.labels.label_flips`).
+    """
     rng = np.random.default_rng(seed)
     T = np.linspace(0.8, 1.21, 20)
     shape = (n_instances, len(T), n_snapshots)
@@ -155,20 +166,50 @@ def _probabilities(rho, n_instances=40, n_snapshots=60, overlap=False, seed=0):
         near = (np.abs(T - T_LABEL) < 0.1)[None, :, None]
         p_true = np.where(near, rng.uniform(0.03, 0.97, shape), confident)
     p1 = np.where(truth, p_true, 1 - p_true)
-    flips = rng.random(shape) < rho
+    if mode == "block":
+        flips = label_flips(shape, rho, seed + 1, mode="block")
+    else:
+        flips = rng.random(shape) < rho
     return p1, (truth ^ flips).astype(np.int8), T, flips
 
 
+#: sizes of the bracketing test per mode: block noise has n_instances x N_T independent draws
+#: (4400 blocks in the region), enough to resolve rho = 0.01 from the tolerance
+_SIZES = {"independent": {"n_instances": 40, "n_snapshots": 60},
+          "block": {"n_instances": 400, "n_snapshots": 5}}
+
+
+@pytest.mark.parametrize("mode", ["independent", "block"])
 @pytest.mark.parametrize("rho", [0.0, 0.01, 0.05])
-def test_noise_estimate_brackets_the_injected_rate(rho):
-    p1, labels, T, flips = _probabilities(rho)
+def test_noise_estimate_brackets_the_injected_rate(rho, mode):
+    p1, labels, T, flips = _probabilities(rho, mode=mode, **_SIZES[mode])
     result = estimate_label_noise(p1, labels, T, T_LABEL, n_bootstrap=100, seed=1)
     truth = flips[:, np.abs(T - T_LABEL) >= 0.1].mean()
     lo, hi = result["interval"]
     assert lo <= truth <= hi
+    if rho > 0:  # the interval is narrow enough to tell the truth from half or twice it
+        assert truth / 2 < lo and hi < 2 * truth
     expected = NOISE_ABSENT if rho == 0 else NOISE_DETECTED
     assert result["conclusion"] == expected
     assert result["pass"] == (rho == 0)
+
+
+@pytest.mark.parametrize("mode", ["independent", "block"])
+def test_confident_joint_is_cleanlabs(mode):
+    """The hand-written confident joint is cleanlab's, fold by fold (cleanlab is optional:
+    benchmarks/bench_noise_estimate.py, docs/audit.md)."""
+    count = pytest.importorskip("cleanlab.count")
+    p1, labels, T, _ = _probabilities(0.05, n_instances=20, n_snapshots=10, mode=mode)
+    region = np.abs(T - T_LABEL) >= 0.1
+    folds = np.arange(20) % 4
+    x, y = p1[:, region].ravel(), labels[:, region].ravel().astype(np.int64)
+    g = np.broadcast_to(folds[:, None, None], labels.shape)[:, region].ravel()
+    ours = _confident_learning(x, y, np.ones(x.shape), g)["confident_joint"]
+    pred = np.stack([1 - x, x], axis=1)
+    theirs = sum(count.compute_confident_joint(y[g == k], pred[g == k], calibrate=False)
+                 for k in range(4))
+    np.testing.assert_array_equal(ours, theirs)
+    assert ours[0, 1] + ours[1, 0] > 0
 
 
 def test_physical_overlap_is_not_called_label_noise():
