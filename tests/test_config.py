@@ -57,7 +57,8 @@ def test_shipped_configs_are_valid_and_get_the_schema_defaults(name):
     config.pop("audit", None)
     config["network"].pop("padding", None)
     assert validate_config(config, CONFIG_SCHEMA) is config
-    assert config["audit"] == {"policy": "warn", "swap_floor": 0.1, "noise_estimate": True}
+    assert config["audit"] == {"policy": "warn", "swap_floor": 0.1, "noise_estimate": True,
+                               "noise_classifier": "cnn"}
     assert config["network"]["padding"] == "periodic"
 
 
@@ -207,6 +208,7 @@ COMMAND_LINES = {
     "analysis.observable": [("analyze", "--observable")],
     "audit.policy": [("audit", "--policy")],
     "audit.swap_floor": [("audit", "--swap-floor")],
+    "audit.noise_classifier": [("audit", "--noise-classifier")],
 }
 #: keys without limits (booleans)
 UNBOUNDED = {"network.deterministic", "audit.noise_estimate", "network.augment_sign_flip",

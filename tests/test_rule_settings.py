@@ -135,6 +135,8 @@ CASES = {
     "audit.policy": (_to("audit.policy", "refuse"), ["audit.policy"], {"audit": ALL}),
     "audit.swap_floor": (_to("audit.swap_floor", 0.2), ["audit.swap_floor"], {"audit": ALL}),
     "audit.noise_estimate": (_to("audit.noise_estimate", True), ["audit.noise_estimate"], {"audit": ALL}),
+    "audit.noise_classifier": (_to("audit.noise_classifier", "null_q2_ql"), ["audit.noise_classifier"],
+                               {"audit": ALL}),
     **{f"simulation row {name}": (
         _to(f"simulation.gaussian.1.{name}", value), [f"simulation.{{disorder}}[].{name}"],
         {rule: lambda w: (w["disorder"], w["L"]) == ("gaussian", "6") for rule in ("simulate", "merge")})

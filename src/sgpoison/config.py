@@ -111,6 +111,7 @@ CONFIG_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "audit.policy": (("AuditConfig",), "policy"),
     "audit.swap_floor": (("AuditConfig",), "swap_floor"),
     "audit.noise_estimate": (("AuditConfig",), "estimate_noise"),
+    "audit.noise_classifier": (("AuditConfig",), "noise_classifier"),
 }
 
 
@@ -422,7 +423,8 @@ def job_settings(config: Mapping) -> dict[str, Any]:
                 "observables": ("null_models", tuple(config["null_models"])), "scenario": (None, name)})
         out["audit"][name] = _build(classes["AuditConfig"], labels | {
             "policy": ("audit.policy", audit["policy"]), "swap_floor": ("audit.swap_floor", audit["swap_floor"]),
-            "estimate_noise": ("audit.noise_estimate", audit["noise_estimate"])})
+            "estimate_noise": ("audit.noise_estimate", audit["noise_estimate"]),
+            "noise_classifier": ("audit.noise_classifier", audit["noise_classifier"])})
     out["prediction"] = _build(classes["PredictionSettings"],
                                {"batch_size": ("network.predict_batch_size", network["predict_batch_size"])})
     bootstrap = {field: (f"analysis.{field}", analysis[field]) for field in ("n_bootstrap", "seed")}

@@ -16,7 +16,8 @@ import pytest
 import xarray as xr
 
 from builders import write_synthetic_training_file
-from sgpoison.audit.labels import CROSS_VALIDATION_NETWORK, label_agreement
+from sgpoison.audit.crossval import instance_folds, out_of_fold_null_probabilities
+from sgpoison.audit.labels import CROSS_VALIDATION_NETWORK, CROSS_VALIDATION_NULL, label_agreement
 from sgpoison.audit.noise import (
     NOISE_ABSENT,
     NOISE_DETECTED,
@@ -265,6 +266,39 @@ def test_network_estimate_on_synthetic_overlaps(synthetic_file, tmp_path):
     assert "labels.noise_estimate" in " ".join(reports[0.05]["failing_checks"])
 
 
+@pytest.mark.parametrize("classifier", ["null_q2_ql", "null_q2"])
+def test_null_model_estimate_on_synthetic_overlaps(synthetic_file, tmp_path, classifier):
+    """Cross-validated logistic regression + confident learning: 0 % and 5 % injected noise."""
+    reports = {}
+    for rho in (0.0, 0.05):
+        out = tmp_path / f"audit_{rho}.json"
+        assert main(["audit", "--data", str(synthetic_file), "--out", str(out), "--label-noise", str(rho),
+                     "--seed", "3", "--folds", "3", "--noise-classifier", classifier]) == 0
+        reports[rho] = json.loads(out.read_text())
+    clean = reports[0.0]["labels"]["noise_estimate"]
+    assert clean["conclusion"] == NOISE_ABSENT, clean["reason"]
+    noisy = reports[0.05]["labels"]["noise_estimate"]
+    tset = prepare_training_set(synthetic_file, TrainingConfig(label_noise=0.05, seed=3))
+    truth = tset.flips[:, np.abs(tset.temperatures - T_LABEL) >= 0.1].mean()
+    assert noisy["interval"][0] <= truth <= noisy["interval"][1]
+    assert noisy["conclusion"] == NOISE_DETECTED, noisy["reason"]
+    assert noisy["cross_validation"] == {"classifier": classifier, "n_folds": 3, "n_instances": 32,
+                                         "observables": classifier.removeprefix("null_"),
+                                         "network": CROSS_VALIDATION_NULL}
+
+
+def test_null_model_probabilities_are_out_of_fold(synthetic_file):
+    """Relabelling one fold's instances changes every other fold's probabilities, not its own."""
+    tset = prepare_training_set(synthetic_file, TrainingConfig(seed=3))
+    p1, folds = out_of_fold_null_probabilities(synthetic_file, tset.train_positions, tset.labels, n_folds=4)
+    assert np.array_equal(folds, instance_folds(len(tset.train_positions), 4, AuditConfig().seed))
+    relabelled = tset.labels.copy()
+    relabelled[folds == 0] = 1 - relabelled[folds == 0]
+    q1, _ = out_of_fold_null_probabilities(synthetic_file, tset.train_positions, relabelled, n_folds=4)
+    assert np.array_equal(q1[folds == 0], p1[folds == 0])
+    assert not np.allclose(q1[folds != 0], p1[folds != 0], atol=1e-3)
+
+
 # ----------------------------------------------------------------------------- command line
 
 
@@ -326,6 +360,7 @@ def test_policy_warn_reports_but_does_not_stop(runs, tmp_path, capsys):
     (["--label-noise", "0.7"], "--label-noise"),
     (["--policy", "ignore"], "--policy"),
     (["--L", "6"], "--L"),
+    (["--noise-classifier", "null_m"], "--noise-classifier"),
 ])
 def test_bad_arguments_exit_2(runs, tmp_path, capsys, options, message):
     with pytest.raises(SystemExit) as exc:
@@ -357,10 +392,12 @@ def _resolve(path):
 
 def test_reports_name_functions_that_exist(synthetic_file):
     from sgpoison.ml.network import build_model
+    from sgpoison.ml.null import fit_null_model
 
     report = audit_training_set(synthetic_file, AuditConfig(estimate_noise=False))
     assert _resolve(report["labels"]["source"]["function"]) is prepare_training_set
     assert _resolve(CROSS_VALIDATION_NETWORK) is build_model
+    assert _resolve(CROSS_VALIDATION_NULL) is fit_null_model
 
 
 def test_reports_written_before_the_package_layout_are_read(runs, tmp_path):

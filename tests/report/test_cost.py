@@ -73,6 +73,8 @@ def test_audit_counts_n_folds_networks_per_scenario(config):
     examples = 6 * 48
     flops = 3 * 4 * examples * training_flops(4, batch_size=256)["total"] / 256 + examples * forward_flops(4)
     assert audit[0].core_hours == pytest.approx(3 * flops / 1e9 / 3600)
+    config["audit"]["noise_classifier"] = "null_q2_ql"  # logistic regression: seconds, not counted
+    assert not [r for r in network_costs(config, lambda L: 1.0) if r.stage == "audit"]
 
 
 def test_wall_time_is_the_packed_core_hours_or_the_longest_job():

@@ -23,6 +23,7 @@ rule audit:
         swap_floor=get_value("audit.swap_floor"),
         policy=get_value("audit.policy"),
         noise_estimate=get_flag("audit.noise_estimate", "", "--no-noise-estimate"),
+        noise_classifier=get_value("audit.noise_classifier"),
         settings=get_settings("audit"),
         code=get_code("audit"),
     shell:
@@ -32,4 +33,5 @@ rule audit:
         " --t-label {params.t_label}"
         " --seed {params.seed} --validation-fraction {params.validation_fraction}"
         " --swap-floor {params.swap_floor} --policy {params.policy}"
-        " {params.noise_estimate} --threads {threads} > {log} 2>&1"
+        " {params.noise_estimate} --noise-classifier {params.noise_classifier}"
+        " --threads {threads} > {log} 2>&1"

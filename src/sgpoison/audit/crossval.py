@@ -1,9 +1,12 @@
-"""Cross-validated predictions of the CNN: every probability out of sample.
+"""Cross-validated predictions: every probability out of sample.
 
 The labelled instances are split into folds by disorder instance; for each fold a fresh
-network (:func:`sgpoison.ml.network.build_model`) is trained on the other folds and
-predicts the fold's snapshots. Confident learning (:mod:`sgpoison.audit.noise`) needs
-such out-of-fold probabilities. TensorFlow is imported when the networks are trained.
+classifier is trained on the other folds and predicts the fold's snapshots. Confident
+learning (:mod:`sgpoison.audit.noise`) needs such out-of-fold probabilities. The classifier
+is the CNN (:func:`out_of_fold_probabilities`, :func:`sgpoison.ml.network.build_model`;
+TensorFlow is imported when the networks are trained) or a null model
+(:func:`out_of_fold_null_probabilities`, logistic regression on q^2 and/or the link overlap,
+:mod:`sgpoison.ml.null`).
 """
 
 from __future__ import annotations
@@ -104,6 +107,56 @@ def out_of_fold_probabilities(path: str | os.PathLike, positions: np.ndarray, la
                  "given labels (%.1f s)", k + 1, n_folds, len(train), steps, accuracy,
                  time.perf_counter() - start)
     keras.backend.clear_session()
+    return p1, folds
+
+
+def out_of_fold_null_probabilities(path: str | os.PathLike, positions: np.ndarray, labels: np.ndarray,
+                                   observables: str = "q2_ql", n_folds: int = _AUDIT.n_folds,
+                                   seed: int = _AUDIT.seed) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-validated probabilities of label 1 from a null model (logistic regression).
+
+    As :func:`out_of_fold_probabilities` (same folds for the same ``n_folds`` and ``seed``),
+    but each fold's classifier is :func:`sgpoison.ml.null.fit_null_model` on the observables
+    ``observables`` (one of :data:`sgpoison.ml.settings.NULL_OBSERVABLES`) of every snapshot,
+    computed from the overlap field (:func:`sgpoison.ml.null.file_observables`), with equal
+    class weights (as the CNN's cross-validation) and the null models' default
+    regularisation (:class:`sgpoison.ml.settings.NullSettings`).
+
+    Returns
+    -------
+    p1 : float32 array, shape (n, N_T, N_con)
+        Out-of-fold probability of label 1.
+    folds : int64 array, shape (n,)
+
+    Raises
+    ------
+    SettingsError
+        Fewer instances than folds, or unknown ``observables``.
+    """
+    from sgpoison.ml.null import FEATURES, feature_matrix, file_observables, fit_null_model
+    from sgpoison.ml.settings import NullSettings
+
+    if observables not in FEATURES:
+        raise SettingsError(f"unknown null-model observables {observables!r}; expected one of "
+                            f"{', '.join(FEATURES)}", "noise_classifier")
+    positions = np.asarray(positions, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    folds = instance_folds(len(positions), n_folds, seed)
+    start = time.perf_counter()
+    values = file_observables(path, positions, labels.shape[1], labels.shape[2])
+    settings = NullSettings()
+    p1 = np.empty(labels.shape, dtype=np.float32)
+    for k in range(n_folds):
+        train, test = folds != k, folds == k
+        features = feature_matrix({name: v[train] for name, v in values.items()}, observables)
+        model, solver = fit_null_model(features, labels[train].ravel(), observables, {0: 1.0, 1: 1.0},
+                                       settings)
+        held_out = feature_matrix({name: v[test] for name, v in values.items()}, observables)
+        p1[test] = model.probability_high(held_out).reshape(labels[test].shape)
+        accuracy = float(np.mean((p1[test] > 0.5) == (labels[test] == 1)))
+        log.info("fold %d/%d: null model %s, %d training instances, %d L-BFGS iterations, out-of-fold "
+                 "accuracy %.4f against the given labels (%.1f s)", k + 1, n_folds, observables,
+                 int(train.sum()), solver["n_iterations"], accuracy, time.perf_counter() - start)
     return p1, folds
 
 

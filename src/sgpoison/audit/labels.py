@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from sgpoison.audit.crossval import out_of_fold_probabilities
+from sgpoison.audit.crossval import out_of_fold_null_probabilities, out_of_fold_probabilities
 from sgpoison.audit.noise import NOISE_UNDECIDED, estimate_label_noise
 from sgpoison.audit.settings import MIN_INSTANCES, AuditConfig
 
 #: the network of the cross-validation, as recorded in reports (not imported here: it loads Keras)
 CROSS_VALIDATION_NETWORK = "sgpoison.ml.network.build_model"
+#: the classifier of a null-model cross-validation, as recorded in reports
+CROSS_VALIDATION_NULL = "sgpoison.ml.null.fit_null_model"
 
 
 
@@ -107,18 +109,25 @@ def audit_labels(path: str | os.PathLike, positions: np.ndarray, labels: np.ndar
         if config.max_instances is not None and len(use) > config.max_instances:
             use = np.sort(np.random.default_rng(config.seed).choice(
                 len(use), config.max_instances, replace=False))
-        p1, folds = out_of_fold_probabilities(
-            path, positions[use], labels[use], n_folds=config.n_folds, seed=config.seed,
-            epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-            padding=config.padding, threads=config.threads)
+        if config.noise_classifier == "cnn":
+            p1, folds = out_of_fold_probabilities(
+                path, positions[use], labels[use], n_folds=config.n_folds, seed=config.seed,
+                epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+                padding=config.padding, threads=config.threads)
+            classifier = {"epochs": config.epochs, "batch_size": config.batch_size,
+                          "learning_rate": config.learning_rate, "padding": config.padding,
+                          "network": CROSS_VALIDATION_NETWORK}
+        else:
+            observables = config.noise_classifier.removeprefix("null_")
+            p1, folds = out_of_fold_null_probabilities(path, positions[use], labels[use], observables,
+                                                       n_folds=config.n_folds, seed=config.seed)
+            classifier = {"observables": observables, "network": CROSS_VALIDATION_NULL}
         noise = estimate_label_noise(
             p1, labels[use], temperatures, config.t_label, folds=folds, band=config.band,
             target_rate=config.target_rate, tolerance=config.tolerance,
             n_bootstrap=config.noise_bootstrap, confidence=config.confidence, seed=config.seed)
-        noise["cross_validation"] = {
-            "n_folds": config.n_folds, "epochs": config.epochs, "batch_size": config.batch_size,
-            "learning_rate": config.learning_rate, "padding": config.padding,
-            "n_instances": int(len(use)), "network": CROSS_VALIDATION_NETWORK}
+        noise["cross_validation"] = {"classifier": config.noise_classifier, "n_folds": config.n_folds,
+                                     "n_instances": int(len(use)), **classifier}
         p_T = p1.mean(axis=(0, 2))
         noise["mean_probability_per_temperature"] = [
             {"T": float(t), "p": float(v)} for t, v in zip(temperatures, p_T)]

@@ -216,7 +216,7 @@ def estimate_label_noise(p1: np.ndarray, labels: np.ndarray, temperatures: np.nd
     in_region = np.abs(T - t_label) >= band
     low, high = in_region & (T <= t_label), in_region & (T > t_label)
     result: dict[str, Any] = {
-        "method": "confident learning on out-of-fold CNN predictions (Northcutt et al., JAIR 70, "
+        "method": "confident learning on out-of-fold predictions (Northcutt et al., JAIR 70, "
                   "1373 (2021)), per-class thresholds, temperatures |T - t_label| >= band",
         "band": band, "target_rate": target_rate, "tolerance": tolerance, "confidence": confidence,
         "n_bootstrap": n_bootstrap, "n_instances": n_inst,
@@ -265,20 +265,20 @@ def estimate_label_noise(p1: np.ndarray, labels: np.ndarray, temperatures: np.nd
     overlap = bool(ex_lo > tolerance)
     if not separation >= min_separation:
         conclusion, reason = NOISE_UNDECIDED, (
-            f"the networks do not resolve the phases away from t_label: mean p(label 1) differs by "
+            f"the classifiers do not resolve the phases away from t_label: mean p(label 1) differs by "
             f"{separation:.3f} < {min_separation:g} between the temperatures above and below it, so "
             "disagreements cannot be told from classifier errors")
     elif lo > tolerance and not overlap:
         conclusion, reason = NOISE_DETECTED, (f"lower end {lo:.4f} of the interval exceeds the tolerance "
                                               f"{tolerance:g}, and disagreements do not depend on the "
-                                              "network's confidence, as for label noise")
+                                              "classifier's confidence, as for label noise")
     elif hi < target_rate:
         conclusion, reason = NOISE_ABSENT, (f"upper end {hi:.4f} of the interval is below the target "
                                             f"rate {target_rate:g}")
     elif lo > tolerance:
         conclusion, reason = NOISE_UNDECIDED, (
             f"labels disagree with confident predictions ({full['rate']:.4f}), but more often where the "
-            f"network is less sure (excess {full['rate_lower'] - full['rate_upper']:.4f}, interval "
+            f"classifier is less sure (excess {full['rate_lower'] - full['rate_upper']:.4f}, interval "
             f"[{ex_lo:.4f}, {ex_hi:.4f}]): the phases overlap physically in these data, so the estimate "
             f"is an upper bound only and cannot separate 0 from {target_rate:g}")
     else:

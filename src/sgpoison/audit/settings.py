@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 
 from sgpoison.errors import SettingsError
-from sgpoison.ml.settings import LEARNING_RATE, PADDINGS, LabelSettings
+from sgpoison.ml.settings import LEARNING_RATE, NULL_OBSERVABLES, PADDINGS, LabelSettings, null_classifier
 from sgpoison.settings import COUNT, SEED, THREADS, setting
 
 #: audit policies: ``warn`` reports a failing audit, ``refuse`` also stops the workflow
 POLICIES = ("warn", "refuse")
+
+#: classifiers whose out-of-fold probabilities the noise estimate can use: the CNN, or a
+#: logistic regression on observables of the overlap (the null models, :mod:`sgpoison.ml.null`)
+NOISE_CLASSIFIERS = ("cnn",) + tuple(null_classifier(name) for name in NULL_OBSERVABLES)
 
 #: fewest disorder instances for a verdict: with fewer, the bootstrap errors and the
 #: Student-t critical values (c ~ 5 for 8 instances and 48 tests) leave the tests powerless
@@ -36,10 +40,14 @@ class AuditConfig(LabelSettings):
     swap_floor : float
         Smallest acceptable instance-averaged swap acceptance of a temperature pair.
     estimate_noise : bool
-        Run the data-driven label-noise estimate (trains ``n_folds`` networks).
+        Run the data-driven label-noise estimate (trains ``n_folds`` classifiers).
+    noise_classifier : str
+        One of :data:`NOISE_CLASSIFIERS`: ``"cnn"`` (the study's network) or a null model
+        ``"null_<observables>"`` (logistic regression on q^2 and/or the link overlap, seconds
+        instead of minutes; docs/audit.md compares the two).
     n_folds, epochs, batch_size, learning_rate, padding
-        Cross-validation of the noise estimate: folds by disorder instance,
-        passes over each fold's training part, and the network's settings
+        Cross-validation of the noise estimate: folds by disorder instance; for the CNN
+        also the passes over each fold's training part and the network's settings
         (:func:`sgpoison.ml.network.build_model`).
     band : float
         The noise estimate uses temperatures with |T - t_label| >= band only.
@@ -63,6 +71,7 @@ class AuditConfig(LabelSettings):
     bootstrap_seed: int = setting(0, limits=SEED)
     swap_floor: float = setting(0.1, minimum=0, maximum=1)
     estimate_noise: bool = True
+    noise_classifier: str = setting("cnn", choices=NOISE_CLASSIFIERS)
     n_folds: int = setting(5, minimum=2, integer=True)
     epochs: float = setting(3.0, exclusive_minimum=0)
     batch_size: int = setting(256, limits=COUNT)

@@ -47,8 +47,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     noise = p.add_argument_group("label-noise estimate")
     noise.add_argument("--no-noise-estimate", dest="estimate_noise", action="store_false",
                        help="skip the data-driven noise estimate (no networks are trained)")
+    add_setting(noise, C, "noise_classifier", "--noise-classifier",
+                help="classifier of the cross-validation: the CNN, or a logistic regression on q^2 "
+                     "and/or the link overlap (null_q2_ql: seconds instead of minutes)")
     add_setting(noise, C, "n_folds", "--folds", help="cross-validation folds by instance")
-    add_setting(noise, C, "epochs", "--epochs", help="passes over each fold's training part")
+    add_setting(noise, C, "epochs", "--epochs", help="passes over each fold's training part (CNN)")
     add_setting(noise, C, "batch_size", "--batch-size",
                 help="examples per optimiser step of the cross-validation networks (smaller for small "
                      "training sets)")

@@ -13,7 +13,8 @@ What is counted (an estimate, from the configuration validated against the schem
   uses, bimodal at f = 1), spin-flip attempts x t_flip of the disorder, one core per job
   (a job with 2 threads costs at least as many core-hours); jobs of
   ``simulation.batch_size`` instances, the longest a full batch.
-* **audit** (when ``audit.noise_estimate``): per scenario, ``n_folds`` networks trained for
+* **audit** (when ``audit.noise_estimate`` with ``audit.noise_classifier: cnn``; a null-model
+  classifier costs seconds and is not counted): per scenario, ``n_folds`` networks trained for
   ``epochs`` passes over (n_folds - 1) / n_folds of the training examples (at most
   ``max_instances`` instances, every temperature and snapshot) with the audit's batch size
   and the default network, plus one forward pass of every example held out.
@@ -127,7 +128,7 @@ def network_costs(config: Mapping, gflops_per_core: Callable[[int], float]) -> l
             training, audit = settings["training"][name], settings["audit"][name]
             n_validation = max(1, round(training.validation_fraction * n_instances))
             n_train = n_instances - n_validation
-            if audit.estimate_noise:
+            if audit.estimate_noise and audit.noise_classifier == "cnn":
                 used = n_train if audit.max_instances is None else min(n_train, audit.max_instances)
                 examples = used * snapshots
                 per_example = training_flops(L, batch_size=audit.batch_size)["total"] / audit.batch_size
