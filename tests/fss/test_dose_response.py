@@ -49,8 +49,9 @@ def scan(tmp_path_factory):
     settings = AnalysisSettings(n_bootstrap=30)
     files = {"estimates": [], "audits": [], "doses": []}
     for scenario, dose, kw in SCAN:
-        attrs = [{"scenario": scenario, "label_noise": dose, "training_sweep_fraction": 1.0, "t_label": 0.95}
-                 for _ in SIZES]
+        evaluation = {"validation": {"accuracy": 0.7 - dose, "balanced_accuracy": 0.72 - dose, "majority_baseline": 0.65}}
+        attrs = [{"scenario": scenario, "label_noise": dose, "training_sweep_fraction": 1.0, "t_label": 0.95,
+                  "model_metadata": json.dumps({"evaluation": evaluation})} for _ in SIZES]
         cnn = prediction_set(_curves(**kw))
         null = prediction_set(_curves(shift=0.12, seed=9), classifier="null_ql")  # a crossing elsewhere
         cnn.attrs, null.attrs = attrs, attrs
@@ -95,7 +96,10 @@ def test_table_columns_on_real_estimates(scan):
     assert table.loc[3, "audit_noise_rate_L8"] == pytest.approx(0.1)
     assert table.loc[3, "audit_noise_rate_L6_ci_high"] == pytest.approx(0.12)
     assert list(table["injected_label_noise"]) == [0.0, 0.01, 0.02, 0.1]
-    assert not any("accuracy" in c for c in table.columns)  # not in the estimates: left out
+    for L in SIZES:  # the models' evaluation.validation, carried by the prediction files
+        assert list(table[f"validation_accuracy_L{L}"]) == pytest.approx([0.7 - d for d in (0, 0.01, 0.02, 0.1)])
+        assert list(table[f"validation_balanced_accuracy_L{L}"]) == pytest.approx([0.72 - d for d in (0, 0.01, 0.02, 0.1)])
+        assert list(table[f"majority_baseline_L{L}"]) == pytest.approx([0.65] * 4)
 
     table, result = dr.signal_loss(axis, base, table)
     assert list(table["signal"]) == [True, True, False, False]

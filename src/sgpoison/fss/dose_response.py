@@ -23,6 +23,7 @@ analyze``) and its audit reports (``sgpoison audit``, one per L).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -88,10 +89,11 @@ BRANCHES = {"base": "the base dose alone", "increasing": "increasing label_noise
 SIGNAL_LOSS_FORMAT = "sgpoison-signal-loss"
 SIGNAL_LOSS_FORMAT_VERSION = 1
 
-#: what the table says about the validation accuracy (the estimates do not carry it)
-ACCURACY_NOTE = ("validation accuracy vs the majority baseline: not in the estimates files (the prediction "
-                 "files carry no evaluation of the models; it is in each model's metadata, "
-                 "evaluation.validation); left out of the table")
+#: what the table says about the validation accuracy
+ACCURACY_NOTE = ("validation_accuracy_L<L>, validation_balanced_accuracy_L<L>, majority_baseline_L<L>: mean "
+                 "over the CNN networks of size L of evaluation.validation in each model's metadata (carried "
+                 "by its prediction file, attribute model_metadata); the accuracy means something only above "
+                 "the majority baseline")
 
 RULE = ("the signal is present at a dose iff (1) the CNN's verdict claims a transition, (2) the interval of "
         "Tc_crossing overlaps the base dose's interval and (3) the CNN's Tc_crossing is distinguishable "
@@ -268,6 +270,27 @@ def _attach_audits(by_scenario: Mapping[str, Dose], audits: Sequence[str | os.Pa
         dose.audits.sort(key=lambda item: int(item[1]["L"]))
 
 
+def _accuracy_columns(estimates: Mapping[str, Any]) -> dict[str, Any]:
+    """Per size, the CNN networks' mean validation accuracy, balanced accuracy and majority baseline
+    (:data:`ACCURACY_NOTE`), from the model metadata in the estimates' ``inputs``; NaN where the
+    metadata carry no evaluation (models of format version 1)."""
+    per_size: dict[int, list[dict]] = {}
+    for entry in estimates.get("inputs") or []:
+        metadata = (entry.get("attrs") or {}).get("model_metadata") or "{}"
+        try:
+            metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+        except ValueError as exc:
+            raise DataFormatError(f"{entry.get('path')}: model_metadata is not JSON ({exc})") from exc
+        per_size.setdefault(int(entry["L"]), []).append((metadata.get("evaluation") or {}).get("validation") or {})
+    cols: dict[str, Any] = {}
+    for L, evaluations in sorted(per_size.items()):
+        for key, name in (("accuracy", "validation_accuracy"), ("balanced_accuracy", "validation_balanced_accuracy"),
+                          ("majority_baseline", "majority_baseline")):
+            values = [float(e[key]) for e in evaluations if e.get(key) is not None]
+            cols[f"{name}_L{L}"] = sum(values) / len(values) if values else math.nan
+    return cols
+
+
 def _noise_columns(reports: Sequence[tuple[Path, dict]]) -> dict[str, Any]:
     cols: dict[str, Any] = {}
     for _, report in reports:
@@ -314,6 +337,7 @@ def dose_row(axis: Axis, dose: Dose) -> dict[str, Any]:
         "audit_failing_checks": "; ".join(audit["failing_checks"]),
         "audit_L": ",".join(str(L) for L in audit["per_L"]),
     })
+    row.update(_accuracy_columns(est))
     row.update(_noise_columns(dose.audits))
     row["estimates_file"] = str(dose.estimates_path)
     row["audit_files"] = ",".join(str(path) for path, _ in dose.audits)
@@ -333,6 +357,8 @@ TABLE_COLUMNS = {
     "audit_verdict, audit_thermalization, audit_labels, audit_flagged, audit_failing_checks, audit_L":
         "the audit (pass / fail; fail if any L fails)",
     "audit_noise_rate_LL(_ci_low, _ci_high), audit_noise_conclusion_LL": "the audit's estimated label-noise rate",
+    "validation_accuracy_LL, validation_balanced_accuracy_LL, majority_baseline_LL": "the CNNs' validation "
+                                                                                    "accuracy (mean over K)",
     "signal, signal_criteria_failed": "the signal-loss rule at this dose",
     "estimates_file, audit_files": "the inputs",
 }

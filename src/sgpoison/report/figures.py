@@ -436,8 +436,9 @@ def plot_dose_response(table: "pd.DataFrame", signal: dict, conventional: dict, 
     first dose the audit flags (red dashed line); (b) ``Tc_crossing(CNN) - Tc_crossing(N)`` per
     null model N with its 95% interval (filled: distinguishable), and the audit per dose (red
     cross: flagged, green circle: passes); (c) for ``label_noise`` scans with noise estimates:
-    the audit's estimated rate per L against the injected rate (the diagonal: exact).
-    ``sweep_fraction`` runs from right to left (poison grows to the right).
+    the audit's estimated rate per L against the injected rate (the diagonal: exact); (last, when
+    the table has them) the CNNs' validation accuracy per L against the dose, with the majority
+    baseline of each L (dashed). ``sweep_fraction`` runs from right to left (poison grows to the right).
 
     Parameters
     ----------
@@ -455,7 +456,11 @@ def plot_dose_response(table: "pd.DataFrame", signal: dict, conventional: dict, 
     noise_cols = sorted((c for c in table.columns if c.startswith("audit_noise_rate_L")
                          and not c.endswith(("_ci_low", "_ci_high"))), key=lambda c: int(c.rpartition("L")[2]))
     third = axis == "label_noise" and any(np.isfinite(table[c].to_numpy(dtype=float)).any() for c in noise_cols)
-    fig, axes = plt.subplots(3 if third else 2, 1, figsize=(7.0, 9.5 if third else 7.0), sharex=not third)
+    accuracy_cols = sorted((c for c in table.columns if c.startswith("validation_accuracy_L")
+                            and np.isfinite(table[c].to_numpy(dtype=float)).any()),
+                           key=lambda c: int(c.rpartition("L")[2]))
+    n_panels = 2 + int(third) + int(bool(accuracy_cols))
+    fig, axes = plt.subplots(n_panels, 1, figsize=(7.0, 2.4 + 2.35 * n_panels), sharex=not third)
     ax = axes[0]
     span = (np.nanmax(x) - np.nanmin(x)) or 1.0
     ax.axhspan(literature[0], literature[1], color="gold", alpha=0.35, lw=0,
@@ -536,10 +541,22 @@ def plot_dose_response(table: "pd.DataFrame", signal: dict, conventional: dict, 
         ax.set_xlabel(r"injected label noise $\rho$")
         ax.set_ylabel("estimated label-noise rate")
         ax.legend(fontsize=6)
+    if accuracy_cols:
+        ax = axes[-1]
+        colors = _size_colors(len(accuracy_cols))
+        for k, col in enumerate(accuracy_cols):
+            L = col.rpartition("L")[2]
+            ax.plot(x, table[col].to_numpy(dtype=float), "o-", color=colors[k], label=f"validation accuracy, L = {L}")
+            baseline = f"majority_baseline_L{L}"
+            if baseline in table.columns:
+                ax.plot(x, table[baseline].to_numpy(dtype=float), "--", color=colors[k], lw=1,
+                        label=f"majority baseline, L = {L}")
+        ax.set_ylabel("validation accuracy (mean over K)")
+        ax.legend(fontsize=6, ncol=2)
     label = {"label_noise": r"label noise $\rho$ (flip probability)",
              "sweep_fraction": "fraction of the thermalization sweeps of the training data",
              "t_label": r"labelling temperature $t_{\rm label}$ [$J$]"}.get(axis, axis)
-    for a in axes[:2]:
+    for a in [*axes[:2], *(axes[-1:] if accuracy_cols else [])]:
         a.set_xlabel(label)
         if axis == "sweep_fraction" and not a.xaxis_inverted():
             a.invert_xaxis()
