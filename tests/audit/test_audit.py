@@ -17,7 +17,7 @@ import xarray as xr
 
 from builders import write_synthetic_training_file
 from sgpoison.audit.crossval import instance_folds, out_of_fold_null_probabilities
-from sgpoison.audit.labels import CROSS_VALIDATION_NETWORK, CROSS_VALIDATION_NULL, label_agreement
+from sgpoison.audit.labels import CROSS_VALIDATION_NETWORK, CROSS_VALIDATION_NULL, audit_labels, label_agreement
 from sgpoison.audit.noise import (
     NOISE_ABSENT,
     NOISE_DETECTED,
@@ -285,6 +285,18 @@ def test_null_model_estimate_on_synthetic_overlaps(synthetic_file, tmp_path, cla
     assert noisy["cross_validation"] == {"classifier": classifier, "n_folds": 3, "n_instances": 32,
                                          "observables": classifier.removeprefix("null_"),
                                          "network": CROSS_VALIDATION_NULL}
+
+
+@pytest.mark.parametrize("max_instances, runs_estimate", [(8, False), (20, True)])
+def test_max_instances_below_the_minimum_skips_the_estimate(synthetic_file, max_instances, runs_estimate):
+    """The minimum of max(folds, 16) instances holds for the instances actually used."""
+    tset = prepare_training_set(synthetic_file, TrainingConfig(seed=3))
+    config = AuditConfig(seed=3, n_folds=2, max_instances=max_instances, noise_classifier="null_q2_ql")
+    noise = audit_labels(synthetic_file, tset.train_positions, tset.labels, tset.temperatures, config)["noise_estimate"]
+    if runs_estimate:
+        assert noise["cross_validation"]["n_instances"] == max_instances
+    else:
+        assert noise["skipped"] == "8 labelled instance(s) (--max-instances 8); the cross-validation needs >= 16"
 
 
 def test_null_model_probabilities_are_out_of_fold(synthetic_file):

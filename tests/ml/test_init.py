@@ -7,7 +7,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("preset, expected", [(None, "1"), ("0", "0"), ("1", "1")])
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("", "1"), ("0", "0"), ("1", "1")])
 def test_importing_the_ml_package_enables_onednn_unless_set(preset, expected):
     """TensorFlow enables oneDNN itself only on CPUs with AVX512_VNNI and the like; without it the
     Conv3D gradient is ~70x slower (docs/network.md). A user's own setting is kept."""

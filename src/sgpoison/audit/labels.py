@@ -98,17 +98,17 @@ def audit_labels(path: str | os.PathLike, positions: np.ndarray, labels: np.ndar
             f"(at {len(bad)} of {len(temperatures)} temperatures)")
     checks = {"metadata_agreement": agreement["pass"]}
 
+    use = np.arange(len(positions))
+    if config.max_instances is not None and len(use) > config.max_instances:
+        use = np.sort(np.random.default_rng(config.seed).choice(len(use), config.max_instances, replace=False))
     if not config.estimate_noise:
         noise: dict[str, Any] = {"skipped": "disabled (--no-noise-estimate)"}
-    elif len(positions) < max(config.n_folds, MIN_INSTANCES):
-        noise = {"skipped": f"{len(positions)} labelled instance(s); the cross-validation needs "
+    elif len(use) < max(config.n_folds, MIN_INSTANCES):
+        capped = f" (--max-instances {config.max_instances})" if len(use) < len(positions) else ""
+        noise = {"skipped": f"{len(use)} labelled instance(s){capped}; the cross-validation needs "
                             f">= {max(config.n_folds, MIN_INSTANCES)}",
                  "conclusion": NOISE_UNDECIDED}
     else:
-        use = np.arange(len(positions))
-        if config.max_instances is not None and len(use) > config.max_instances:
-            use = np.sort(np.random.default_rng(config.seed).choice(
-                len(use), config.max_instances, replace=False))
         if config.noise_classifier == "cnn":
             p1, folds = out_of_fold_probabilities(
                 path, positions[use], labels[use], n_folds=config.n_folds, seed=config.seed,

@@ -297,7 +297,7 @@ def start_logging(tensorflow_log_level: str = "1") -> None:
     """INFO logging with timestamps for long commands; quieter TensorFlow C++ logs.
 
     ``TF_CPP_MIN_LOG_LEVEL`` is only set if unset (``TF_ENABLE_ONEDNN_OPTS`` is set by
-    :mod:`sgpoison.ml`: without oneDNN, Conv3D's gradient is ~100x slower on CPU).
+    :mod:`sgpoison.ml`: without oneDNN, Conv3D's gradient is ~70x slower on CPUs without AVX512_VNNI).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", tensorflow_log_level)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")

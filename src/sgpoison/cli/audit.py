@@ -54,14 +54,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_setting(noise, C, "epochs", "--epochs", help="passes over each fold's training part (CNN)")
     add_setting(noise, C, "batch_size", "--batch-size",
                 help="examples per optimiser step of the cross-validation networks (smaller for small "
-                     "training sets)")
+                     "training sets; CNN)")
     add_setting(noise, C, "band", "--band", help="use temperatures with |T - t_label| >= band only")
     add_setting(noise, C, "target_rate", "--target-rate", help="label-noise rate the audit must resolve")
     add_setting(noise, C, "tolerance", "--tolerance",
                 help="noise is detected only above this rate (below --target-rate)")
     add_setting(noise, C, "max_instances", "--max-instances",
                 help="use at most this many training instances for the estimate")
-    add_setting(noise, C, "threads", "--threads", help="TensorFlow threads")
+    add_setting(noise, C, "threads", "--threads", help="TensorFlow threads (CNN)")
     p.set_defaults(func=run, settings=AuditConfig, files=files)
     return p
 

@@ -24,11 +24,13 @@ TensorFlow is imported only by the functions that run it (and by ``network``).
 
 oneDNN: TensorFlow enables its oneDNN kernels by default only on CPUs with AVX512_VNNI, AVX512_BF16,
 AMX or AVX_VNNI; elsewhere (e.g. AVX2-only CPUs, most laptops) Conv3D's gradient falls back to a
-kernel ~100x slower. Importing this package sets ``TF_ENABLE_ONEDNN_OPTS=1`` unless the variable is
-already set, before any TensorFlow import of the package. Measured on an AVX2-only AMD EPYC, one
-thread, L = 8, batch 1000: one training step 2.88 s without, 0.035 s with (docs/network.md).
+kernel ~70x slower. Importing this package sets ``TF_ENABLE_ONEDNN_OPTS=1`` unless the variable is
+already set (also if set empty), before any TensorFlow import of the package. Measured on an
+AVX2-only AMD EPYC, one thread, L = 8, batch 1000: one training step 2.03 s without, 0.0295 s with
+(``benchmarks/bench_training.py``; docs/network.md).
 """
 
 import os
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+if not os.environ.get("TF_ENABLE_ONEDNN_OPTS"):
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"

@@ -293,8 +293,8 @@ def configure_tensorflow(threads: int | None = None, deterministic: bool = False
     Threads can only be set before TensorFlow runs its first operation; if the
     runtime is already initialised with other values a warning is logged. The
     GPU is used automatically when one is visible. oneDNN is enabled by
-    :mod:`sgpoison.ml` (never set ``TF_ENABLE_ONEDNN_OPTS=0``: Conv3D's gradient is ~100x
-    slower without it).
+    :mod:`sgpoison.ml` (never set ``TF_ENABLE_ONEDNN_OPTS=0``: Conv3D's gradient is ~70x
+    slower without it on an AVX2 CPU).
 
     Parameters
     ----------
