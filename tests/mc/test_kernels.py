@@ -277,7 +277,12 @@ def test_log_binned_measurement_is_exact(kernel, disorder, L):
     sb = np.take_along_axis(state.spins[:, 1], slots[:, 1], axis=1)
     e = np.take_along_axis(state.energies, state.slot_at_temp, axis=2).mean(axis=1) / L**3
     q = (sa * sb).mean(axis=-1, dtype=np.float64)
-    np.testing.assert_allclose(state.bin_energy[..., 0], e, rtol=1e-12, atol=1e-12)
+    if kernel == "lanes32" and L % 2 == 0:
+        # recounted in the sweep from the float32 local fields: within the stated bound
+        bound = _kernel_lanes32.RECOUNT_ERROR * np.abs(state.couplings).sum(axis=(1, 2, 3, 4)) / L**3
+        assert np.all(np.abs(state.bin_energy[..., 0] - e) <= bound[:, None])
+    else:
+        np.testing.assert_allclose(state.bin_energy[..., 0], e, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(state.bin_q2[..., 0], q**2, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(state.bin_link[..., 0], link_overlap(sa * sb, L), rtol=1e-12)
 
@@ -323,3 +328,51 @@ def test_cli_kernel_option(tmp_path):
     assert code in (0, None)
     with xr.open_dataset(out) as ds:
         assert json.loads(ds.attrs["parameters"])["kernel"] == "scalar"
+
+
+def _build_multispin_for_sse2(tmp_path):
+    """The installed multispin kernel's generated C, compiled for baseline x86-64 (SSE2: two rows
+    per vector); None where the C source or a compiler is not at hand."""
+    import importlib.util
+    import shutil
+    import subprocess
+    import sysconfig
+    from pathlib import Path
+
+    source = Path(_kernel_multispin.__file__).with_name("_kernel_multispin.c")
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if not source.exists() or compiler is None or sysconfig.get_platform() != "linux-x86_64":
+        return None
+    target = tmp_path / Path(_kernel_multispin.__file__).name
+    subprocess.run([compiler, "-O2", "-march=x86-64", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC",
+                    f"-I{sysconfig.get_paths()['include']}", f"-I{np.get_include()}",
+                    "-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION", str(source), "-o", str(target)],
+                   check=True, capture_output=True)
+    spec = importlib.util.spec_from_file_location("_kernel_multispin", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_multispin_trajectory_does_not_depend_on_the_vector_width(tmp_path):
+    """Every row draws its own random words (MSC_KFIX per site, then one per level while it has
+    undecided bits), so a build with 2 rows per vector gives bitwise the configurations, energies,
+    random states and swap counts of the installed one (4 rows with AVX2, 8 with AVX-512): also
+    on a padded batch, an odd L (energies recounted) and a measuring run."""
+    sse2 = _build_multispin_for_sse2(tmp_path)
+    if sse2 is None:
+        pytest.skip("no generated C source or no C compiler for x86-64")
+    assert sse2.ROWS_PER_VECTOR == 2
+    for L, n, measure in [(4, 70, True), (3, 20, False), (6, 64, False)]:
+        finals = []
+        for module in (_kernel_multispin, sse2):
+            params = small_params(disorder="bimodal", L=L, kernel="multispin", instance_stop=n)
+            state = SimulationState(params)
+            module.run_sweeps(state.spins, state.slot_at_temp, state.energies, state.neighbour_couplings,
+                              neighbours(L), 1.0 / params.temperatures, state.rng_state,
+                              state.swap_accepted, state.bin_energy, state.bin_q2, state.bin_link, 0, 30,
+                              params.swap_interval, measure, 1)
+            finals.append((state.spins.copy(), state.energies.copy(), state.rng_state.copy(),
+                           state.swap_accepted.copy()))
+        for native, narrow in zip(*finals):
+            np.testing.assert_array_equal(native, narrow)

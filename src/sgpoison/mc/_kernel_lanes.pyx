@@ -317,6 +317,31 @@ def checkerboard_order(n_sites):
     return np.argsort((x + y + z) % 2, kind="stable").astype(np.int64)
 
 
+def first_white_site(neighbours):
+    """Where the white (x+y+z odd) sites start in :func:`checkerboard_order`, if the lattice is
+    bipartite.
+
+    Parameters
+    ----------
+    neighbours : int array, shape (N, 6)
+        :func:`sgpoison.mc.lattice.neighbours`.
+
+    Returns
+    -------
+    int
+        The number of black (x+y+z even) sites if every bond joins a black and a white site
+        (L even), else -1. Kernels then count each bond once from its white end.
+    """
+    neighbours = np.asarray(neighbours)
+    n_sites = neighbours.shape[0]
+    L = int(round(n_sites ** (1.0 / 3.0)))
+    x, y, z = np.unravel_index(np.arange(n_sites), (L, L, L))
+    white = (x + y + z) % 2 == 1
+    if np.all(white[:, None] != white[neighbours]):
+        return int(n_sites - np.count_nonzero(white))
+    return -1
+
+
 _tables_cache = {}
 
 

@@ -25,10 +25,19 @@ parallel tempering); what differs:
   in [-87, 0] (exhaustive check, docs/benchmarks.md; ``tests/mc/test_kernels.py``
   checks 2^-23 on a dense sample), P(0) = 1 exactly.
 * Energies are float64: the accepted dE of a row are summed in float32 over
-  blocks of 32 sites and each block sum is added to the float64 energy; at every
-  measuring sweep and at the end of every call all energies are recounted from
-  scratch in float64 (float32 products J s_i s_j are exact), so the tracked
-  energies never drift and equal the configuration energies the engine stores.
+  blocks of 32 sites and each block sum is added to the float64 energy. A
+  measuring sweep replaces each row's energy by a recount from its configuration:
+  on a bipartite lattice (L even) within the sweep itself, E = -sum over white
+  sites of s_i h_i (the white sites come last and all their neighbours are black,
+  so every bond is counted once from its white end) with the sweep's float32 field
+  h_i, summed in float32 over blocks of 32 sites and in float64 across blocks:
+  |error| <= ``RECOUNT_ERROR`` x sum_b |J_b| (gamma_5 + gamma_31 in u = 2^-24, about
+  1e-6 per spin, three orders below the statistical error of e); otherwise by a
+  separate float64 pass. At the end of every call all energies are recounted in
+  float64 (float32 products J s_i s_j are exact), so the tracked energies never
+  drift and equal the configuration energies the engine stores.
+* A measuring sweep measures each temperature (e, q^2, q_l in one pass over both
+  replicas' rows) as soon as its swaps are done, while its rows are in cache.
   Consequence: trajectories are bitwise reproducible for any thread count and
   for the engine's call schedule (checkpoint/resume), but a different split of
   a run into calls changes the last bits of the energies used for swaps.
@@ -104,6 +113,28 @@ cdef extern from *:
     static inline void sgf_store_d(double *p, sgf_vd v) { memcpy(p, &v, sizeof v); }
     static inline sgf_vd sgf_widen(sgf_vf x) { return __builtin_convertvector(x, sgf_vd); }
 
+    /* Native-width float64 vectors (SGF_WIDTH / 2 doubles: one register) for sums that run
+       over every site; a GCC vector of SGF_WIDTH doubles is wider than a register on AVX and
+       SSE2 and is then spilled through the stack at every addition. */
+    typedef double sgf_vdh __attribute__((vector_size(4 * SGF_WIDTH)));
+    static inline void sgf_widen2(sgf_vf x, sgf_vdh *lo, sgf_vdh *hi) {
+    #if SGF_WIDTH == 16
+        *lo = (sgf_vdh)_mm512_cvtps_pd(_mm512_castps512_ps256((__m512)x));
+        *hi = (sgf_vdh)_mm512_cvtps_pd((__m256)_mm512_extractf64x4_pd((__m512d)x, 1));
+    #elif SGF_WIDTH == 8
+        *lo = (sgf_vdh)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)x));
+        *hi = (sgf_vdh)_mm256_cvtps_pd(_mm256_extractf128_ps((__m256)x, 1));
+    #else
+        *lo = (sgf_vdh)_mm_cvtps_pd((__m128)x);
+        *hi = (sgf_vdh)_mm_cvtps_pd(_mm_movehl_ps((__m128)x, (__m128)x));
+    #endif
+    }
+    /* out[0 : SGF_WIDTH] = (lo, hi) */
+    static inline void sgf_store_d2(double *out, sgf_vdh lo, sgf_vdh hi) {
+        memcpy(out, &lo, sizeof lo);
+        memcpy(out + SGF_WIDTH / 2, &hi, sizeof hi);
+    }
+
     static inline sgf_vu sgf_rotl(sgf_vu x, int k) { return (x << k) | (x >> (32 - k)); }
 
     /* min(max(x, lowest), 0) as single instructions where the target has them */
@@ -157,10 +188,15 @@ cdef extern from *:
     /* One Metropolis sweep of one temperature row of a batch.
        spins: (n_sites, LANES) +-1.0f;  couplings: (n_sites, 6, LANES) float32;
        offsets: (n_sites, 6) row of neighbour k of site i, times LANES;
-       energy: (LANES,) float64; rng: (4, LANES) xoshiro128 states. */
-    static __attribute__((noinline)) void sgf_sweep(
+       energy: (LANES,) float64; rng: (4, LANES) xoshiro128 states.
+       recount (a compile-time constant): sites first_white ... n_sites - 1 are the white sublattice
+       of a bipartite lattice whose neighbours all come before it, so after the sweep
+       E = -sum over white i of s_i h_i, each bond counted once from its white end; energy is
+       then replaced by that sum (float64 over sites, h_i the float32 field of the sweep) instead
+       of being updated by the accepted dE. */
+    static inline __attribute__((always_inline)) void sgf_sweep_core(
             float *spins, const float *couplings, const int32_t *offsets, Py_ssize_t n_sites,
-            float beta, double *energy, uint32_t *rng) {
+            float beta, double *energy, uint32_t *rng, const int recount, Py_ssize_t first_white) {
         const sgf_vf zero = sgf_load(couplings) * 0.0f;
         const sgf_vf minus_two_beta = zero - 2.0f * beta;
         const sgf_vf lowest = zero - 87.0f;
@@ -168,11 +204,13 @@ cdef extern from *:
             sgf_vu s[4];
             for (int w = 0; w < 4; w++) s[w] = sgf_load_u(rng + w * SGF_LANES + p * SGF_WIDTH);
             sgf_vd e = sgf_load_d(energy + p * SGF_WIDTH);
+            sgf_vdh white_lo = {0}, white_hi = {0};
             float *sp = spins + p * SGF_WIDTH;
             const float *Jp = couplings + p * SGF_WIDTH;
             for (Py_ssize_t i0 = 0; i0 < n_sites; i0 += SGF_BLOCK) {
                 const Py_ssize_t i1 = i0 + SGF_BLOCK < n_sites ? i0 + SGF_BLOCK : n_sites;
                 sgf_vf sh_sum = zero;                  /* sum of s_i h_i over accepted flips */
+                sgf_vf white_sum = zero;               /* sum of s_i h_i over white sites */
                 for (Py_ssize_t i = i0; i < i1; i++) {
                     const int32_t *o = offsets + 6 * i;
                     const float *J = Jp + 6 * SGF_LANES * i;
@@ -185,12 +223,32 @@ cdef extern from *:
                     sgf_vi accept = sgf_uniform24(sgf_next(s)) < scaled;
                     sgf_store(sp + SGF_LANES * i, (sgf_vf)((sgf_vi)si ^ (accept & SGF_SIGN)));
                     sh_sum += (sgf_vf)(accept & (sgf_vi)sh);
+                    if (recount && i >= first_white)     /* s_i h_i after the update: flip negates */
+                        white_sum += (sgf_vf)((sgf_vi)sh ^ (accept & SGF_SIGN));
                 }
-                e += sgf_widen(sh_sum + sh_sum);
+                if (recount) {
+                    sgf_vdh lo, hi;
+                    sgf_widen2(white_sum, &lo, &hi);
+                    white_lo += lo;
+                    white_hi += hi;
+                } else {
+                    e += sgf_widen(sh_sum + sh_sum);
+                }
             }
-            sgf_store_d(energy + p * SGF_WIDTH, e);
+            if (recount) sgf_store_d2(energy + p * SGF_WIDTH, -white_lo, -white_hi);
+            else sgf_store_d(energy + p * SGF_WIDTH, e);
             for (int w = 0; w < 4; w++) sgf_store_u(rng + w * SGF_LANES + p * SGF_WIDTH, s[w]);
         }
+    }
+    static __attribute__((noinline)) void sgf_sweep(
+            float *spins, const float *couplings, const int32_t *offsets, Py_ssize_t n_sites,
+            float beta, double *energy, uint32_t *rng) {
+        sgf_sweep_core(spins, couplings, offsets, n_sites, beta, energy, rng, 0, n_sites);
+    }
+    static __attribute__((noinline)) void sgf_sweep_recount(
+            float *spins, const float *couplings, const int32_t *offsets, Py_ssize_t n_sites,
+            float beta, double *energy, uint32_t *rng, Py_ssize_t first_white) {
+        sgf_sweep_core(spins, couplings, offsets, n_sites, beta, energy, rng, 1, first_white);
     }
 
     /* Exchange rows a and b ((n_sites, LANES) each) in the lanes where mask is -1. */
@@ -208,48 +266,58 @@ cdef extern from *:
     }
 
     /* Energy of one row, recounted: E = -sum_i s_i (J_i0 s_x + J_i1 s_y + J_i2 s_z) over the
-       +x, +y, +z bonds; every product J s_i s_j is exact in float32, the sum is float64. */
+       +x, +y, +z bonds; every product J s_i s_j is exact in float32, the sum is float64 (site
+       by site, in order). */
     static __attribute__((noinline)) void sgf_energy(
             const float *spins, const float *couplings, const int32_t *offsets, Py_ssize_t n_sites,
             double *energy) {
         for (int p = 0; p < SGF_PARTS; p++) {
             const Py_ssize_t lane = p * SGF_WIDTH;
-            sgf_vd e = sgf_widen(sgf_load(couplings) * 0.0f);
+            sgf_vdh e_lo = {0}, e_hi = {0};
             for (Py_ssize_t i = 0; i < n_sites; i++) {
                 const int32_t *o = offsets + 6 * i;
                 const float *J = couplings + 6 * SGF_LANES * i + lane;
                 sgf_vf si = sgf_load(spins + SGF_LANES * i + lane);
-                e -= sgf_widen(si * sgf_load(J) * sgf_load(spins + o[0] + lane))
-                   + sgf_widen(si * sgf_load(J + SGF_LANES) * sgf_load(spins + o[1] + lane))
-                   + sgf_widen(si * sgf_load(J + 2 * SGF_LANES) * sgf_load(spins + o[2] + lane));
+                for (int k = 0; k < 3; k++) {
+                    sgf_vdh lo, hi;
+                    sgf_widen2(si * sgf_load(J + k * SGF_LANES) * sgf_load(spins + o[k] + lane), &lo, &hi);
+                    e_lo -= lo;
+                    e_hi -= hi;
+                }
             }
-            sgf_store_d(energy + lane, e);
+            sgf_store_d2(energy + lane, e_lo, e_hi);
         }
     }
 
-    /* Overlap of the rows a (replica 0) and b (replica 1) of one temperature:
+    /* Overlap of the rows a (replica 0) and b (replica 1) of one temperature, in one pass:
        q = sum_j a_j b_j and q_link = sum over the +x, +y, +z bonds (i, j) of q_i q_j,
-       integers below 2^24 (N <= 2^22 is checked), so the float32 sums are exact;
-       overlap (n_sites, LANES) is scratch. */
+       integers below 2^24 (N <= 2^22 is checked), so the float32 sums are exact in any order. */
     static __attribute__((noinline)) void sgf_overlaps(
             const float *a, const float *b, Py_ssize_t n_sites, const int32_t *offsets,
-            float *overlap, double *q, double *q_link) {
+            double *q, double *q_link) {
         for (int p = 0; p < SGF_PARTS; p++) {
-            const Py_ssize_t lane = p * SGF_WIDTH;
-            sgf_vf q_sum = sgf_load(a) * 0.0f, link_sum = q_sum;
-            for (Py_ssize_t j = 0; j < n_sites; j++) {
-                sgf_vf qj = sgf_load(a + SGF_LANES * j + lane) * sgf_load(b + SGF_LANES * j + lane);
-                sgf_store(overlap + SGF_LANES * j + lane, qj);
-                q_sum += qj;
+            const float *ap = a + p * SGF_WIDTH, *bp = b + p * SGF_WIDTH;
+            const sgf_vf zero = sgf_load(a) * 0.0f;
+            sgf_vf q_even = zero, q_odd = zero, link_even = zero, link_odd = zero;   /* two chains */
+            #define SGF_SITE_OVERLAPS(j, q_acc, link_acc) do { \
+                const int32_t *o = offsets + 6 * (j); \
+                sgf_vf qj = sgf_load(ap + SGF_LANES * (j)) * sgf_load(bp + SGF_LANES * (j)); \
+                sgf_vf forward = sgf_load(ap + o[0]) * sgf_load(bp + o[0]) \
+                                 + sgf_load(ap + o[1]) * sgf_load(bp + o[1]) \
+                                 + sgf_load(ap + o[2]) * sgf_load(bp + o[2]); \
+                q_acc += qj; \
+                link_acc += qj * forward; \
+            } while (0)
+            Py_ssize_t j = 0;
+            for (; j + 1 < n_sites; j += 2) {
+                SGF_SITE_OVERLAPS(j, q_even, link_even);
+                SGF_SITE_OVERLAPS(j + 1, q_odd, link_odd);
             }
-            for (Py_ssize_t j = 0; j < n_sites; j++) {
-                const int32_t *o = offsets + 6 * j;
-                const float *ov = overlap + lane;
-                link_sum += sgf_load(ov + SGF_LANES * j)
-                            * ((sgf_load(ov + o[0]) + sgf_load(ov + o[1])) + sgf_load(ov + o[2]));
-            }
-            sgf_store_d(q + lane, sgf_widen(q_sum));
-            sgf_store_d(q_link + lane, sgf_widen(link_sum));
+            if (j < n_sites) SGF_SITE_OVERLAPS(j, q_even, link_even);
+            #undef SGF_SITE_OVERLAPS
+            sgf_vf q_sum[2] = {q_even, q_odd}, link_sum[2] = {link_even, link_odd};
+            sgf_store_d(q + p * SGF_WIDTH, sgf_widen(q_sum[0] + q_sum[1]));
+            sgf_store_d(q_link + p * SGF_WIDTH, sgf_widen(link_sum[0] + link_sum[1]));
         }
     }
 
@@ -262,11 +330,14 @@ cdef extern from *:
     const char* SGF_SIMD
     void sgf_sweep(float* spins, const float* couplings, const int32_t* offsets, Py_ssize_t n_sites,
                    float beta, double* energy, uint32_t* rng) noexcept nogil
+    void sgf_sweep_recount(float* spins, const float* couplings, const int32_t* offsets,
+                           Py_ssize_t n_sites, float beta, double* energy, uint32_t* rng,
+                           Py_ssize_t first_white) noexcept nogil
     void sgf_swap_rows(float* a, float* b, Py_ssize_t n_sites, const int32_t* mask) noexcept nogil
     void sgf_energy(const float* spins, const float* couplings, const int32_t* offsets,
                     Py_ssize_t n_sites, double* energy) noexcept nogil
     void sgf_overlaps(const float* a, const float* b, Py_ssize_t n_sites, const int32_t* offsets,
-                      float* overlap, double* q, double* q_link) noexcept nogil
+                      double* q, double* q_link) noexcept nogil
     void sgf_exp_array(const float* x, float* out, Py_ssize_t n) noexcept nogil
 
 #: instances per batch (vector lanes)
@@ -275,6 +346,10 @@ LANES = SGF_LANES
 SIMD = SGF_SIMD.decode()
 #: largest number of sites (the float32 overlap sums are exact integers below 2^24)
 MAX_SITES = 1 << 22
+#: bound on |E_measured - E| / sum_b |J_b| of a measuring sweep's energy on a bipartite
+#: lattice: gamma_5 (float32 local field) + gamma_31 (float32 sums over a block of 32 sites),
+#: first order in u = 2^-24, plus a margin for the float64 sums (:func:`run_sweeps`)
+RECOUNT_ERROR = 37 * 2.0**-24
 
 
 def fast_expf(x):
@@ -309,14 +384,15 @@ def acceptance_probability(beta, dE):
     return np.minimum(np.ceil(p * 2.0**24), 2.0**24) / 2.0**24
 
 
-from sgpoison.mc._kernel_lanes import checkerboard_order, _aligned_empty  # one implementation
+from sgpoison.mc._kernel_lanes import checkerboard_order, first_white_site, _aligned_empty  # one implementation
 
 
 _tables_cache = {}
 
 
 def _lattice_tables(neighbours):
-    """Checkerboard order and neighbour offsets (LANES times buffer positions), cached."""
+    """Checkerboard order, neighbour offsets (LANES times buffer positions) and
+    :func:`first_white_site`, cached."""
     key = neighbours.tobytes()
     if key not in _tables_cache:
         n_sites = neighbours.shape[0]
@@ -326,7 +402,7 @@ def _lattice_tables(neighbours):
         offsets = np.ascontiguousarray((position[neighbours[order]] * SGF_LANES).astype(np.int32))
         if len(_tables_cache) > 8:
             _tables_cache.clear()
-        _tables_cache[key] = (order, offsets)
+        _tables_cache[key] = (order, offsets, first_white_site(neighbours))
     return _tables_cache[key]
 
 
@@ -368,7 +444,7 @@ cdef struct Batch:
     double* energies       # (2, n_T, LANES)
     uint32_t* rng          # (2, 4, LANES) xoshiro128 state of each (replica, lane)
     int32_t* mask          # (LANES,) scratch: lanes that accept a swap
-    float* overlap         # (N, LANES) scratch: site overlaps
+    Py_ssize_t first_white # first site of the white sublattice (L even), -1 if not bipartite
     double* q              # (LANES,) scratch
     double* q_link         # (LANES,) scratch
 
@@ -466,37 +542,56 @@ cdef void _swap(Batch* bt, Py_ssize_t r, Py_ssize_t t, const double* betas,
         sgf_swap_rows(_row(bt, r, t), _row(bt, r, t + 1), bt.n_sites, bt.mask)
 
 
-cdef void _sweep_all(Batch* bt, const int32_t* offsets, const double* betas, bint tempering,
-                     int64_t[:, :, ::1] swap_accepted) noexcept nogil:
-    """One Metropolis sweep of every configuration, then (if ``tempering``) a round of swaps
-    (swap t, t+1 right after row t+1 is swept, as in :mod:`sgpoison.mc._kernel_lanes`)."""
-    cdef Py_ssize_t r, t
-    for r in range(2):
-        for t in range(bt.n_temps):
-            sgf_sweep(_row(bt, r, t), bt.couplings, offsets, bt.n_sites, <float> betas[t],
-                      bt.energies + (r * bt.n_temps + t) * SGF_LANES, bt.rng + r * 4 * SGF_LANES)
-            if tempering and t > 0:
-                _swap(bt, r, t - 1, betas, swap_accepted)
-
-
-cdef void _measure(Batch* bt, const int32_t* offsets, Py_ssize_t bin_index,
+cdef void _measure(Batch* bt, const int32_t* offsets, Py_ssize_t t, Py_ssize_t bin_index,
                    double[:, :, ::1] bin_energy, double[:, :, ::1] bin_q2,
                    double[:, :, ::1] bin_link) noexcept nogil:
-    """Recount the energies, then add e, q^2 and q_l of every (instance, temperature) to its log bin."""
-    cdef Py_ssize_t l, t
+    """Add e, q^2 and q_l of temperature t of every instance to its log bin; the energies were
+    recounted in the sweep (bipartite lattice) or are recounted here."""
+    cdef Py_ssize_t l, r
     cdef Py_ssize_t n_sites = bt.n_sites
     cdef double q
-    _recount(bt, offsets)
+    if bt.first_white < 0:
+        for r in range(2):
+            sgf_energy(_row(bt, r, t), bt.couplings, offsets, n_sites,
+                       bt.energies + (r * bt.n_temps + t) * SGF_LANES)
+    sgf_overlaps(_row(bt, 0, t), _row(bt, 1, t), n_sites, offsets, bt.q, bt.q_link)
+    for l in range(bt.n_real):
+        q = bt.q[l] / n_sites
+        bin_energy[bt.first + l, t, bin_index] += (
+            bt.energies[t * SGF_LANES + l] + bt.energies[(bt.n_temps + t) * SGF_LANES + l]
+        ) / (2.0 * n_sites)
+        bin_q2[bt.first + l, t, bin_index] += q * q
+        bin_link[bt.first + l, t, bin_index] += bt.q_link[l] / (3.0 * n_sites)
+
+
+cdef void _sweep_all(Batch* bt, const int32_t* offsets, const double* betas, bint tempering,
+                     bint measure, Py_ssize_t bin_index, int64_t[:, :, ::1] swap_accepted,
+                     double[:, :, ::1] bin_energy, double[:, :, ::1] bin_q2,
+                     double[:, :, ::1] bin_link) noexcept nogil:
+    """One Metropolis sweep of every configuration, then (if ``tempering``) a round of swaps
+    (swap t, t+1 of replica r right after row (r, t+1) is swept, as in
+    :mod:`sgpoison.mc._kernel_lanes`); with ``measure``, temperature t is measured (log bin
+    ``bin_index``) as soon as its rows are final, while they are in cache, and on a bipartite
+    lattice each row's energy is recounted in its sweep. The replicas have their own random
+    streams and rows, so sweeping them in turn at each temperature changes nothing else."""
+    cdef Py_ssize_t r, t
+    cdef bint recount = measure and bt.first_white >= 0
     for t in range(bt.n_temps):
-        sgf_overlaps(_row(bt, 0, t), _row(bt, 1, t), n_sites, offsets, bt.overlap, bt.q,
-                     bt.q_link)
-        for l in range(bt.n_real):
-            q = bt.q[l] / n_sites
-            bin_energy[bt.first + l, t, bin_index] += (
-                bt.energies[t * SGF_LANES + l] + bt.energies[(bt.n_temps + t) * SGF_LANES + l]
-            ) / (2.0 * n_sites)
-            bin_q2[bt.first + l, t, bin_index] += q * q
-            bin_link[bt.first + l, t, bin_index] += bt.q_link[l] / (3.0 * n_sites)
+        for r in range(2):
+            if recount:
+                sgf_sweep_recount(_row(bt, r, t), bt.couplings, offsets, bt.n_sites,
+                                  <float> betas[t], bt.energies + (r * bt.n_temps + t) * SGF_LANES,
+                                  bt.rng + r * 4 * SGF_LANES, bt.first_white)
+            else:
+                sgf_sweep(_row(bt, r, t), bt.couplings, offsets, bt.n_sites, <float> betas[t],
+                          bt.energies + (r * bt.n_temps + t) * SGF_LANES,
+                          bt.rng + r * 4 * SGF_LANES)
+            if tempering and t > 0:
+                _swap(bt, r, t - 1, betas, swap_accepted)
+        if measure and t > 0:
+            _measure(bt, offsets, t - 1, bin_index, bin_energy, bin_q2, bin_link)
+    if measure:
+        _measure(bt, offsets, bt.n_temps - 1, bin_index, bin_energy, bin_q2, bin_link)
 
 
 cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] spins,
@@ -505,7 +600,7 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
                      int64_t[:, :, ::1] swap_accepted, double[:, :, ::1] bin_energy,
                      double[:, :, ::1] bin_q2, double[:, :, ::1] bin_link,
                      const int64_t[::1] order, const int32_t* offsets, const double* betas,
-                     float[:, ::1] b_spins, float[:, ::1] b_couplings, float[:, ::1] b_overlap,
+                     float[:, ::1] b_spins, float[:, ::1] b_couplings, Py_ssize_t first_white,
                      double[:, ::1] b_small, uint32_t[:, ::1] b_rng, int32_t[:, ::1] b_mask,
                      int64_t first_sweep, int64_t n_sweeps, int64_t swap_interval,
                      bint measure) noexcept nogil:
@@ -520,7 +615,7 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
     bt.n_sites = spins.shape[3]
     bt.spins = &b_spins[worker, 0]
     bt.couplings = &b_couplings[worker, 0]
-    bt.overlap = &b_overlap[worker, 0]
+    bt.first_white = first_white
     bt.rng = &b_rng[worker, 0]
     bt.mask = &b_mask[worker, 0]
     bt.q = &b_small[worker, 0]
@@ -528,17 +623,15 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
     bt.energies = bt.q + 2 * SGF_LANES
     _load(&bt, spins, slot_at_temp, energies, jn, rng_state, order)
     for sweep in range(first_sweep, first_sweep + n_sweeps):
-        _sweep_all(&bt, offsets, betas, (sweep + 1) % swap_interval == 0, swap_accepted)
-        if measure:
-            # log bin of 0-based sweep index: 0 -> 0, [2^(k-1), 2^k) -> k
-            bin_index = 0
-            tt = sweep
-            while tt > 0:
-                tt = tt >> 1
-                bin_index = bin_index + 1
-            _measure(&bt, offsets, bin_index, bin_energy, bin_q2, bin_link)
-    if not measure:
-        _recount(&bt, offsets)   # (a measuring sweep has just recounted)
+        # log bin of 0-based sweep index: 0 -> 0, [2^(k-1), 2^k) -> k
+        bin_index = 0
+        tt = sweep
+        while tt > 0:
+            tt = tt >> 1
+            bin_index = bin_index + 1
+        _sweep_all(&bt, offsets, betas, (sweep + 1) % swap_interval == 0, measure, bin_index,
+                   swap_accepted, bin_energy, bin_q2, bin_link)
+    _recount(&bt, offsets)   # the stored energies: float64 sums of the exact bond terms
     _store(&bt, spins, slot_at_temp, energies, rng_state, order)
 
 
@@ -554,6 +647,11 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
     Gaussian couplings only (any float32-representable couplings work; bimodal ones
     are simulated correctly but slower than by ``multispin``). ``slot_at_temp`` is
     read, not changed. ``energies`` are recounted in float64 at the end of the call.
+    Measured energies: on a bipartite lattice (L even) a measuring sweep recounts each
+    row's energy as E = -sum over white sites of s_i h_i (every bond once, from its white
+    end) with the float32 field h_i of the sweep, within :data:`RECOUNT_ERROR` x
+    sum_b |J_b| of the exact energy (about 1e-6 per spin; it replaces, does not add to,
+    the tracked energy, so nothing drifts); otherwise by the float64 recount.
 
     Raises
     ------
@@ -567,10 +665,10 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
         raise ValueError(f"{n_sites} sites; the float32 kernel handles at most {MAX_SITES}")
     if n_sweeps <= 0:
         return
-    order_np, offsets_np = _lattice_tables(np.asarray(neighbours))
+    order_np, offsets_np, white = _lattice_tables(np.asarray(neighbours))
+    cdef Py_ssize_t first_white = white
     buf_spins = _aligned_empty(n_workers, 2 * n_temps * n_sites * SGF_LANES, np.float32)
     buf_couplings = _aligned_empty(n_workers, n_sites * 6 * SGF_LANES, np.float32)
-    buf_overlap = _aligned_empty(n_workers, n_sites * SGF_LANES, np.float32)
     buf_small = _aligned_empty(n_workers, (2 + 2 * n_temps) * SGF_LANES, np.float64)
     buf_rng = _aligned_empty(n_workers, 2 * 4 * SGF_LANES, np.uint32)
     buf_mask = _aligned_empty(n_workers, SGF_LANES, np.int32)
@@ -579,7 +677,6 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
     cdef const int32_t[:, ::1] offsets = offsets_np
     cdef float[:, ::1] b_spins = buf_spins
     cdef float[:, ::1] b_couplings = buf_couplings
-    cdef float[:, ::1] b_overlap = buf_overlap
     cdef double[:, ::1] b_small = buf_small
     cdef uint32_t[:, ::1] b_rng = buf_rng
     cdef int32_t[:, ::1] b_mask = buf_mask
@@ -588,5 +685,5 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
         for batch in prange(n_batches, num_threads=n_workers, schedule="static", chunksize=1):
             _run_batch(threadid(), batch, spins, slot_at_temp, energies, neighbour_couplings,
                        rng_state, swap_accepted, bin_energy, bin_q2, bin_link, order,
-                       &offsets[0, 0], &betas[0], b_spins, b_couplings, b_overlap, b_small, b_rng,
+                       &offsets[0, 0], &betas[0], b_spins, b_couplings, first_white, b_small, b_rng,
                        b_mask, first_sweep, n_sweeps, swap_interval, measure)

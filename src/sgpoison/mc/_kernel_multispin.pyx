@@ -12,8 +12,10 @@ measured). Spin bit 1 means s = -1, coupling bit 1 means J = -1, so the bond
 (i, j) is unsatisfied (J s_i s_j = -1) where s_i ^ s_j ^ J_ij is 1. The 2 n_T
 configurations of an instance are rows rho = 2 t + r (temperature t, replica r),
 kept in temperature order; 8 consecutive rows form a group stored as
-(site, row-in-group) words, so one 512-bit vector operation updates one site of
-8 rows x 64 instances. Sites are stored in checkerboard order (x+y+z even first).
+(site, row-in-group) words. A sweep runs over a group in chunks of
+``ROWS_PER_VECTOR`` rows, one vector register of 64-bit words (8 with AVX-512,
+4 with AVX2, 2 otherwise): one vector operation updates one site of that many
+rows x 64 instances. Sites are stored in checkerboard order (x+y+z even first).
 
 Metropolis update of site i (all bits at once)
 ---------------------------------------------
@@ -24,20 +26,32 @@ Metropolis update of site i (all bits at once)
   uniform u = 0.b1 b2 b3 ... bit by bit from random words (bit l of word k is bit
   k of instance l's u) and compares it with the 64-bit fixed-point p (from
   ``expl``) most significant bit first: the first bit where they differ decides
-  (u < p: flip). Words are drawn until every bit of the 8 rows is decided or 64
-  bits are equal (then no flip: P(flip) is p truncated to 64 bits, bias < 2^-64).
-  No random number is shared between bits.
-* Random words come from one xoshiro256++ stream per row (8 per vector, all
-  bits good), reseeded every sweep from the xoshiro256** stream of (instance
-  ``first``, replica r) through SplitMix64, so that no per-row state has to
-  outlive a sweep.
-* Energies E = 2 U - 3 N (U unsatisfied bonds) are recounted exactly after each
-  sweep by bit-sliced carry-save counting of the 3N bond words.
+  (u < p: flip); if all 64 bits are equal, no flip (P(flip) is p truncated to 64
+  bits, bias < 2^-64). No random number is shared between bits.
+* Random words: every row draws ``MSC_KFIX`` = 10 words per site unconditionally
+  (a bit is still undecided after k words with probability 2^-k), then one more
+  per level while some bit of that row is undecided (rare: a masked update of
+  the generator state). The words a row draws therefore depend on its own bits
+  only, not on the vector width or on the rows sharing its vector, and a build
+  for any instruction set gives bitwise the same trajectories
+  (``test_multispin_trajectory_does_not_depend_on_the_vector_width``). The
+  leading levels where every threshold of a chunk's rows has a 0 bit skip the
+  threshold lookup (only u's 1 bits decide there), which changes no result.
+* Random words come from one xoshiro256++ stream per row (all bits good),
+  reseeded every sweep from the xoshiro256** stream of (instance ``first``,
+  replica r) through SplitMix64, so that no per-row state has to outlive a sweep.
+* Energies E = 2 U - 3 N (U unsatisfied bonds) are counted exactly in every
+  sweep: on a bipartite lattice (L even) the white sites come last and all
+  their neighbours are black, so U = sum over white sites of n_unsat after
+  their update (6 - n_unsat where flipped), counted bit-sliced during the
+  sweep; otherwise by a separate count of the 3N bond words after it.
 
 Parallel tempering is decided instance by instance exactly as in the scalar
-kernel (uniform from the instance's own xoshiro256** stream, libm exp); the
-whole round is then applied as masked bit exchanges of rows in one pass over the sites. Measurements (q, q_l) are
-bit-sliced counts of the overlap words s^0 ^ s^1 and their bonds.
+kernel (uniform from the instance's own xoshiro256** stream, libm exp, tabulated
+per call for the 3N + 1 possible energy differences); the whole round is then
+applied as masked bit exchanges of rows in one pass over the sites.
+Measurements (q, q_l) are bit-sliced counts of the overlap words s^0 ^ s^1 and
+their bonds, in one pass.
 
 Because the random words serve all 64 instances of a row, an instance's
 trajectory depends on which instances share its batch (batches are 64
@@ -47,14 +61,14 @@ consecutive instances of the job), but not on the number of threads.
 import numpy as np
 cimport numpy as cnp
 from cython.parallel cimport prange, threadid
-from libc.math cimport exp
+from libc.math cimport exp, fabs
 from libc.stdint cimport uint64_t, uint32_t
 ctypedef cnp.int64_t int64_t
 ctypedef cnp.int32_t int32_t
 ctypedef cnp.int8_t int8_t
 from sgpoison.mc._xoshiro cimport _next
 
-from sgpoison.mc._kernel_lanes import checkerboard_order
+from sgpoison.mc._kernel_lanes import checkerboard_order, first_white_site
 
 cnp.import_array()
 
@@ -65,27 +79,32 @@ cdef extern from *:
     #include <math.h>
     #include <immintrin.h>
 
-    #define MSC_ROWS 8       /* rows per group = 64-bit words per vector */
-    #define MSC_PLANES 16    /* bit planes of the vertical counters (counts < 65536) */
-    typedef uint64_t msc_v __attribute__((vector_size(8 * MSC_ROWS)));
+    #define MSC_ROWS 8       /* rows per group (the layout): 8 words per site */
+    /* rows per vector register: a group is swept in MSC_CHUNKS chunks of MSC_W rows */
+    #if defined(__AVX512F__)
+    #define MSC_W 8
+    #elif defined(__AVX2__)
+    #define MSC_W 4
+    #else
+    #define MSC_W 2
+    #endif
+    #define MSC_CHUNKS (MSC_ROWS / MSC_W)
+    #define MSC_PLANES 24    /* bit planes of the vertical counters (counts < 2^24) */
+    #define MSC_KFIX 10      /* random words every row draws per site before it may stop */
+    typedef uint64_t msc_v __attribute__((vector_size(8 * MSC_W)));
+    typedef int64_t msc_vs __attribute__((vector_size(8 * MSC_W)));
 
     static inline msc_v msc_load(const uint64_t *p) { msc_v v; memcpy(&v, p, sizeof v); return v; }
     static inline void msc_store(uint64_t *p, msc_v v) { memcpy(p, &v, sizeof v); }
     static inline msc_v msc_rotl(msc_v x, int k) { return (x << k) | (x >> (64 - k)); }
     /* is any bit of v set? (one test instruction where the target has it) */
     static inline int msc_any(msc_v v) {
-    #if defined(__AVX512F__)
+    #if MSC_W == 8
         return _mm512_test_epi64_mask((__m512i)v, (__m512i)v) != 0;
-    #elif defined(__AVX2__)
-        __m256i h[2];
-        memcpy(h, &v, sizeof v);
-        __m256i x = _mm256_or_si256(h[0], h[1]);
-        return !_mm256_testz_si256(x, x);
+    #elif MSC_W == 4
+        return !_mm256_testz_si256((__m256i)v, (__m256i)v);
     #else
-        __m128i q[4];
-        memcpy(q, &v, sizeof v);
-        __m128i x = _mm_or_si128(_mm_or_si128(q[0], q[1]), _mm_or_si128(q[2], q[3]));
-        return _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128())) != 0xFFFF;
+        return _mm_movemask_epi8(_mm_cmpeq_epi8((__m128i)v, _mm_setzero_si128())) != 0xFFFF;
     #endif
     }
 
@@ -116,12 +135,14 @@ cdef extern from *:
         *carry = (a & b) | (u & c);
     }
 
-    /* Vertical (per bit, per row) counter: planes[b] holds bit b of every count. Words are
-       added 7 at a time: a 3-bit carry-save sum, then a ripple add into the planes. */
-    typedef struct { msc_v planes[MSC_PLANES]; msc_v pending[7]; int n; } msc_counter;
+    /* Vertical (per bit, per row) counter of MSC_W rows: planes[b] holds bit b of every count.
+       Words are added 7 at a time: a 3-bit carry-save sum, then a ripple add into the
+       n_planes planes in use. */
+    typedef struct { msc_v planes[MSC_PLANES]; msc_v pending[7]; int n, n_planes; } msc_counter;
 
-    static inline void msc_counter_init(msc_counter *c) {
+    static inline void msc_counter_init(msc_counter *c, int n_planes) {
         memset(c, 0, sizeof *c);
+        c->n_planes = n_planes;
     }
 
     static inline void msc_counter_flush(msc_counter *c) {
@@ -139,7 +160,7 @@ cdef extern from *:
         c->planes[1] = sum;
         msc_add3(c->planes[2], b2, carry, &sum, &carry);
         c->planes[2] = sum;
-        for (int b = 3; b < MSC_PLANES; b++) {
+        for (int b = 3; b < c->n_planes && msc_any(carry); b++) {
             msc_v t = c->planes[b] & carry;
             c->planes[b] ^= carry;
             carry = t;
@@ -152,36 +173,78 @@ cdef extern from *:
         if (c->n == 7) msc_counter_flush(c);
     }
 
-    /* counts[row][lane] of a finished counter */
-    static void msc_counter_read(msc_counter *c, uint32_t *counts) {
-        if (c->n) msc_counter_flush(c);
-        uint64_t planes[MSC_PLANES][MSC_ROWS];
-        memcpy(planes, c->planes, sizeof planes);
-        for (int e = 0; e < MSC_ROWS; e++)
-            for (int l = 0; l < 64; l++) {
-                uint32_t n = 0;
-                for (int b = 0; b < MSC_PLANES; b++) n |= (uint32_t)((planes[b][e] >> l) & 1) << b;
-                counts[e * 64 + l] = n;
-            }
+    /* a[k] bit l <-> a[l] bit k (Hacker's Delight, sec. 7-3, for 64 x 64 bits) */
+    static void msc_transpose(uint64_t a[64]);
+
+    /* counts[row][lane] for the rows e = 0, step, 2 step, ... < MSC_W of n_planes bit planes */
+    static void msc_planes_read(const msc_v *planes, int n_planes, uint32_t *counts, int step) {
+        uint64_t words[MSC_PLANES][MSC_W], a[64];
+        memcpy(words, planes, sizeof(msc_v) * n_planes);
+        for (int e = 0; e < MSC_W; e += step) {
+            for (int b = 0; b < 64; b++) a[b] = b < n_planes ? words[b][e] : 0;
+            msc_transpose(a);                                   /* a[l] = count of lane l */
+            for (int l = 0; l < 64; l++) counts[e * 64 + l] = (uint32_t)a[l];
+        }
     }
 
-    /* One Metropolis sweep of a group of 8 rows.
+    /* dst += src << shift, bit-sliced over n_planes planes (the sum must fit) */
+    static inline void msc_planes_add(msc_v *dst, const msc_v *src, int shift, int n_planes) {
+        msc_v carry = dst[0] ^ dst[0];
+        for (int j = shift; j < n_planes; j++) {
+            msc_v sum;
+            msc_add3(dst[j], src[j - shift], carry, &sum, &carry);
+            dst[j] = sum;
+        }
+    }
+
+    /* counts[row][lane] (rows 0, step, ...) of a finished counter */
+    static void msc_counter_read(msc_counter *c, uint32_t *counts, int step) {
+        if (c->n) msc_counter_flush(c);
+        msc_planes_read(c->planes, c->n_planes, counts, step);
+    }
+
+    /* bit planes needed for counts up to n */
+    static inline int msc_planes_for(Py_ssize_t n) {
+        int b = 3;
+        while (b < MSC_PLANES && ((Py_ssize_t)1 << b) <= n) b++;
+        return b;
+    }
+
+    /* One Metropolis sweep of the MSC_W rows e0 ... e0 + MSC_W - 1 of a group.
        spins: (n_sites, 8) words; couplings: (n_sites, 6) words; offsets: (n_sites, 6) = 8 x
        position of neighbour k; thresholds: (64, 3, 8) words, all-ones where bit 63 - j of the
        fixed-point p of (n_unsat = 2, 1, 0; row) is set; testable: (8,) bits that may be tested
-       (real instances of real rows); rng: (4, 8) xoshiro256++ states. */
-    static __attribute__((noinline)) void msc_sweep(
+       (real instances of real rows); rng: (4, 8) xoshiro256++ states; zero_levels: leading
+       levels j where every threshold bit of these rows is 0.
+       Random words: every row draws MSC_KFIX words per site, then one more per level while
+       some bit of the row is undecided (at most 64): a row's stream depends on its own bits
+       only, not on the vector width or on the other rows.
+       count (a compile-time constant): sites first_white ... are the white sublattice of a
+       bipartite lattice; counts[row][lane] = its unsatisfied bonds after the sweep = sum over
+       white sites of n_unsat after their update (every bond has one white end). */
+    static inline __attribute__((always_inline)) void msc_sweep_rows(
             uint64_t *spins, const uint64_t *couplings, const int32_t *offsets, Py_ssize_t n_sites,
-            const uint64_t *thresholds, const uint64_t *testable, uint64_t *rng) {
+            const uint64_t *thresholds, const uint64_t *testable, uint64_t *rng, int e0, int zero_levels,
+            const int count, Py_ssize_t first_white, uint32_t *counts) {
         msc_v s[4];
-        for (int w = 0; w < 4; w++) s[w] = msc_load(rng + w * MSC_ROWS);
-        const msc_v test_ok = msc_load(testable);
+        for (int w = 0; w < 4; w++) s[w] = msc_load(rng + w * MSC_ROWS + e0);
+        const msc_v test_ok = msc_load(testable + e0);
+        const int z = zero_levels < MSC_KFIX ? zero_levels : MSC_KFIX;
+        msc_counter unsat1, unsat2, unsat4;                        /* weights 1, 2, 4 */
+        if (count) {
+            int n_planes = msc_planes_for(3 * n_sites);     /* room for the weighted sum */
+            msc_counter_init(&unsat1, n_planes);
+            msc_counter_init(&unsat2, n_planes);
+            msc_counter_init(&unsat4, n_planes);
+        }
+        uint64_t *sp = spins + e0;
+        const uint64_t *tp = thresholds + e0;
         for (Py_ssize_t i = 0; i < n_sites; i++) {
             const int32_t *o = offsets + 6 * i;
             const uint64_t *J = couplings + 6 * i;
-            msc_v si = msc_load(spins + MSC_ROWS * i);
+            msc_v si = msc_load(sp + MSC_ROWS * i);
             msc_v x[6];
-            for (int k = 0; k < 6; k++) x[k] = si ^ msc_load(spins + o[k]) ^ J[k];   /* unsatisfied */
+            for (int k = 0; k < 6; k++) x[k] = si ^ msc_load(sp + o[k]) ^ J[k];   /* unsatisfied */
             msc_v s1, c1, s2, c2, b0, k01, b1, b2;                  /* n_unsat = 4 b2 + 2 b1 + b0 */
             msc_add3(x[0], x[1], x[2], &s1, &c1);
             msc_add3(x[3], x[4], x[5], &s2, &c2);
@@ -192,17 +255,62 @@ cdef extern from *:
             msc_v flip = ~uphill;
             msc_v open = uphill & test_ok;                         /* bits still undecided */
             msc_v is2 = b1, is1 = b0, is0 = ~(b1 | b0);            /* n_unsat, valid where uphill */
-            for (int j = 0; j < 64 && msc_any(open); j++) {
-                const uint64_t *t = thresholds + 3 * MSC_ROWS * j;
+            int j = 0;
+            for (; j < z; j++) open &= ~msc_next(s);               /* bit j of p is 0: u >= p if 1 */
+            for (; j < MSC_KFIX; j++) {
+                const uint64_t *t = tp + 3 * MSC_ROWS * j;
                 msc_v p = (is2 & msc_load(t)) | (is1 & msc_load(t + MSC_ROWS))
                           | (is0 & msc_load(t + 2 * MSC_ROWS));   /* bit j of p */
                 msc_v u = msc_next(s);                             /* bit j of each u */
                 flip |= open & p & ~u;                             /* u < p decided here */
                 open &= ~(p ^ u);                                  /* equal bits: undecided */
             }
-            msc_store(spins + MSC_ROWS * i, si ^ flip);
+            if (__builtin_expect(msc_any(open), 0)) {
+                for (; j < 64 && msc_any(open); j++) {
+                    const uint64_t *t = tp + 3 * MSC_ROWS * j;
+                    msc_v p = (is2 & msc_load(t)) | (is1 & msc_load(t + MSC_ROWS))
+                              | (is0 & msc_load(t + 2 * MSC_ROWS));
+                    msc_v draws = (msc_v)(open != (open ^ open));  /* rows with undecided bits */
+                    msc_v before[4] = {s[0], s[1], s[2], s[3]};
+                    msc_v u = msc_next(s);
+                    for (int w = 0; w < 4; w++) s[w] = (s[w] & draws) | (before[w] & ~draws);
+                    flip |= open & p & ~u;
+                    open &= ~(p ^ u);
+                }
+            }
+            msc_store(sp + MSC_ROWS * i, si ^ flip);
+            if (count && i >= first_white) {      /* n_unsat after the update: 6 - n where flipped */
+                msc_counter_add(&unsat1, b0);
+                msc_counter_add(&unsat2, b1 ^ (flip & ~b0));
+                msc_counter_add(&unsat4, b2 ^ (flip & (b2 | ~(b1 & b0))));
+            }
         }
-        for (int w = 0; w < 4; w++) msc_store(rng + w * MSC_ROWS, s[w]);
+        for (int w = 0; w < 4; w++) msc_store(rng + w * MSC_ROWS + e0, s[w]);
+        if (count) {                             /* U = unsat1 + 2 unsat2 + 4 unsat4 */
+            msc_counter_flush(&unsat1);
+            msc_counter_flush(&unsat2);
+            msc_counter_flush(&unsat4);
+            msc_planes_add(unsat1.planes, unsat2.planes, 1, unsat1.n_planes);
+            msc_planes_add(unsat1.planes, unsat4.planes, 2, unsat1.n_planes);
+            msc_planes_read(unsat1.planes, unsat1.n_planes, counts + e0 * 64, 1);
+        }
+    }
+
+    /* One Metropolis sweep of a group of 8 rows (arguments as msc_sweep_rows; zero_levels:
+       (MSC_CHUNKS,)); with first_white >= 0 also counts[8][64] = unsatisfied bonds after it. */
+    static __attribute__((noinline)) void msc_sweep(
+            uint64_t *spins, const uint64_t *couplings, const int32_t *offsets, Py_ssize_t n_sites,
+            const uint64_t *thresholds, const uint64_t *testable, uint64_t *rng,
+            const int32_t *zero_levels, Py_ssize_t first_white, uint32_t *counts) {
+        for (int c = 0; c < MSC_CHUNKS; c++) {
+            if (!msc_any(msc_load(testable + c * MSC_W))) continue;   /* padding rows only */
+            if (first_white >= 0)
+                msc_sweep_rows(spins, couplings, offsets, n_sites, thresholds, testable, rng,
+                               c * MSC_W, zero_levels[c], 1, first_white, counts);
+            else
+                msc_sweep_rows(spins, couplings, offsets, n_sites, thresholds, testable, rng,
+                               c * MSC_W, zero_levels[c], 0, n_sites, counts);
+        }
     }
 
     /* counts[row][lane] = unsatisfied bonds of each configuration of the group */
@@ -210,36 +318,69 @@ cdef extern from *:
             const uint64_t *spins, const uint64_t *couplings, const int32_t *offsets,
             Py_ssize_t n_sites, uint32_t *counts) {
         msc_counter c;
-        msc_counter_init(&c);
-        for (Py_ssize_t i = 0; i < n_sites; i++) {
-            msc_v si = msc_load(spins + MSC_ROWS * i);
-            for (int k = 0; k < 3; k++)   /* bonds to +x, +y, +z */
-                msc_counter_add(&c, si ^ msc_load(spins + offsets[6 * i + k]) ^ couplings[6 * i + k]);
+        for (int e0 = 0; e0 < MSC_ROWS; e0 += MSC_W) {
+            msc_counter_init(&c, msc_planes_for(3 * n_sites));
+            for (Py_ssize_t i = 0; i < n_sites; i++) {
+                msc_v si = msc_load(spins + MSC_ROWS * i + e0);
+                for (int k = 0; k < 3; k++)   /* bonds to +x, +y, +z */
+                    msc_counter_add(&c, si ^ msc_load(spins + offsets[6 * i + k] + e0) ^ couplings[6 * i + k]);
+            }
+            msc_counter_read(&c, counts + e0 * 64, 1);
         }
-        msc_counter_read(&c, counts);
     }
 
-    /* Overlaps of a group whose rows are (t, r = 0), (t, r = 1), (t + 1, 0), ...: the words
-       d = s^0 ^ s^1 (1 where q_i = -1) go to diff; counts[row][lane] of d over sites to
-       q_counts and of d_i ^ d_j over bonds to link_counts (rows 2k and 2k+1 agree). */
+    /* d = s^0 ^ s^1 of the rows (t, 0), (t, 1), ... of a chunk: lanes 2k and 2k + 1 are equal */
+    static inline msc_v msc_pair_diff(msc_v v) {
+    #if MSC_W == 8
+        return v ^ __builtin_shuffle(v, (msc_vs){1, 0, 3, 2, 5, 4, 7, 6});
+    #elif MSC_W == 4
+        return v ^ __builtin_shuffle(v, (msc_vs){1, 0, 3, 2});
+    #else
+        return v ^ __builtin_shuffle(v, (msc_vs){1, 0});
+    #endif
+    }
+    /* even lanes of d_a, odd lanes of d_b: the distinct overlap words of two chunks in one vector */
+    static inline msc_v msc_merge(const uint64_t *a, const uint64_t *b) {
+    #if MSC_W == 8
+        const msc_v odd = {0, ~0ULL, 0, ~0ULL, 0, ~0ULL, 0, ~0ULL};
+    #elif MSC_W == 4
+        const msc_v odd = {0, ~0ULL, 0, ~0ULL};
+    #else
+        const msc_v odd = {0, ~0ULL};
+    #endif
+        msc_v da = msc_pair_diff(msc_load(a)), db = msc_pair_diff(msc_load(b));
+        return da ^ ((da ^ db) & odd);
+    }
+
+    /* Overlaps of two chunks a and b (MSC_W rows each, (t, r = 0), (t, r = 1), (t + 1, 0), ...;
+       spins_a, spins_b: their first word, sites MSC_ROWS words apart; b may equal a): with
+       d = s^0 ^ s^1 (1 where q_i = -1), counts[lane e][bit] of d over the sites to q_counts and
+       of d_i ^ d_j over the +x, +y, +z bonds to link_counts, in one pass; lane e even belongs
+       to row e of a, lane e odd to row e - 1 of b (the rows 2k + 1 would repeat rows 2k). The
+       three bond words of a site go through a full adder first (weights 1 and 2). */
     static __attribute__((noinline)) void msc_overlaps(
-            const uint64_t *spins, const int32_t *offsets, Py_ssize_t n_sites, uint64_t *diff,
-            uint32_t *q_counts, uint32_t *link_counts) {
-        msc_counter c;
-        msc_counter_init(&c);
+            const uint64_t *spins_a, const uint64_t *spins_b, const int32_t *offsets,
+            Py_ssize_t n_sites, uint32_t *q_counts, uint32_t *link_counts) {
+        msc_counter cq, cl1, cl2;
+        msc_counter_init(&cq, msc_planes_for(n_sites));
+        msc_counter_init(&cl1, msc_planes_for(3 * n_sites));
+        msc_counter_init(&cl2, msc_planes_for(3 * n_sites));
         for (Py_ssize_t i = 0; i < n_sites; i++) {
-            msc_v v = msc_load(spins + MSC_ROWS * i);
-            msc_v partner = __builtin_shuffle(v, (msc_v){1, 0, 3, 2, 5, 4, 7, 6});
-            msc_store(diff + MSC_ROWS * i, v ^ partner);
-            msc_counter_add(&c, v ^ partner);
+            const int32_t *o = offsets + 6 * i;
+            msc_v di = msc_merge(spins_a + MSC_ROWS * i, spins_b + MSC_ROWS * i);
+            msc_counter_add(&cq, di);
+            msc_v ones, twos;
+            msc_add3(di ^ msc_merge(spins_a + o[0], spins_b + o[0]),
+                     di ^ msc_merge(spins_a + o[1], spins_b + o[1]),
+                     di ^ msc_merge(spins_a + o[2], spins_b + o[2]), &ones, &twos);
+            msc_counter_add(&cl1, ones);
+            msc_counter_add(&cl2, twos);
         }
-        msc_counter_read(&c, q_counts);
-        msc_counter_init(&c);
-        for (Py_ssize_t i = 0; i < n_sites; i++) {
-            msc_v di = msc_load(diff + MSC_ROWS * i);
-            for (int k = 0; k < 3; k++) msc_counter_add(&c, di ^ msc_load(diff + offsets[6 * i + k]));
-        }
-        msc_counter_read(&c, link_counts);
+        msc_counter_read(&cq, q_counts, 1);
+        msc_counter_flush(&cl1);
+        msc_counter_flush(&cl2);
+        msc_planes_add(cl1.planes, cl2.planes, 1, cl1.n_planes);
+        msc_planes_read(cl1.planes, cl1.n_planes, link_counts, 1);
     }
 
     /* a[k] bit l <-> a[l] bit k (Hacker's Delight, sec. 7-3, for 64 x 64 bits) */
@@ -362,14 +503,18 @@ cdef extern from *:
     }
     """
     enum: MSC_ROWS
+    enum: MSC_W
+    enum: MSC_CHUNKS
+    enum: MSC_KFIX
     uint64_t msc_fixed_point(double beta, int k) noexcept nogil
     void msc_sweep(uint64_t* spins, const uint64_t* couplings, const int32_t* offsets,
                    Py_ssize_t n_sites, const uint64_t* thresholds, const uint64_t* testable,
-                   uint64_t* rng) noexcept nogil
+                   uint64_t* rng, const int32_t* zero_levels, Py_ssize_t first_white,
+                   uint32_t* counts) noexcept nogil
     void msc_unsatisfied(const uint64_t* spins, const uint64_t* couplings, const int32_t* offsets,
                          Py_ssize_t n_sites, uint32_t* counts) noexcept nogil
-    void msc_overlaps(const uint64_t* spins, const int32_t* offsets, Py_ssize_t n_sites,
-                      uint64_t* diff, uint32_t* q_counts, uint32_t* link_counts) noexcept nogil
+    void msc_overlaps(const uint64_t* spins_a, const uint64_t* spins_b, const int32_t* offsets,
+                      Py_ssize_t n_sites, uint32_t* q_counts, uint32_t* link_counts) noexcept nogil
     void msc_pack_row(int8_t* const* rows, Py_ssize_t n_sites, const int64_t* position,
                       uint64_t* dst, uint64_t* scratch) noexcept nogil
     void msc_unpack_row(int8_t* const* rows, Py_ssize_t n_sites, const int64_t* position,
@@ -381,6 +526,8 @@ cdef extern from *:
 
 #: instances per batch (bits per word)
 BITS = 64
+#: rows per vector register this build sweeps at once (8 with AVX-512, 4 with AVX2, else 2)
+ROWS_PER_VECTOR = MSC_W
 
 
 def fixed_point_probability(double beta, int k):
@@ -388,14 +535,22 @@ def fixed_point_probability(double beta, int k):
     return int(msc_fixed_point(beta, k))
 
 
+_tables_cache = {}
+
+
 def _lattice_tables(neighbours):
-    """Checkerboard order (as the lanes kernel), its inverse ``position`` and
-    offsets = MSC_ROWS x position of neighbour k."""
-    order = checkerboard_order(neighbours.shape[0])
-    position = np.empty_like(order)
-    position[order] = np.arange(neighbours.shape[0])
-    offsets = np.ascontiguousarray((position[neighbours[order]] * MSC_ROWS).astype(np.int32))
-    return order, position, offsets
+    """Checkerboard order (as the lanes kernel), its inverse ``position``,
+    offsets = MSC_ROWS x position of neighbour k and :func:`first_white_site`, cached."""
+    key = neighbours.tobytes()
+    if key not in _tables_cache:
+        order = checkerboard_order(neighbours.shape[0])
+        position = np.empty_like(order)
+        position[order] = np.arange(neighbours.shape[0])
+        offsets = np.ascontiguousarray((position[neighbours[order]] * MSC_ROWS).astype(np.int32))
+        if len(_tables_cache) > 8:
+            _tables_cache.clear()
+        _tables_cache[key] = (order, position, offsets, first_white_site(neighbours))
+    return _tables_cache[key]
 
 
 # -- random numbers of the instances (scalar) ------------------------------------------------
@@ -419,6 +574,8 @@ cdef struct Batch:
     uint64_t* row_rng      # (n_groups, 4, 8) xoshiro256++ states of the rows
     uint64_t* thresholds   # (n_groups, 64, 3, 8)
     uint64_t* testable     # (n_groups, 8)
+    int32_t* zero_levels   # (n_groups, MSC_CHUNKS): leading zero bits of every threshold of a chunk
+    Py_ssize_t first_white # first white site (bipartite lattice), -1 if not bipartite
     uint64_t* diff         # (N, 8) scratch (also for packing: 64 ceil(N / 64) <= 8 N words)
     uint64_t* swap_masks   # (8 n_groups,) scratch: instances swapping rows rho and rho + 2
     uint32_t* counts       # (3, 8, 64) scratch
@@ -460,6 +617,8 @@ cdef bint _load(Batch* bt, int8_t[:, :, :, ::1] spins, const int32_t[:, :, ::1] 
             for k in range(4):
                 bt.lane_rng[(l * 2 + r) * 4 + k] = rng_state[bt.first + l, r, k]
     for g in range(bt.n_groups):
+        for e in range(MSC_CHUNKS):
+            bt.zero_levels[g * MSC_CHUNKS + e] = 64
         for e in range(MSC_ROWS):
             row = g * MSC_ROWS + e
             bt.testable[g * MSC_ROWS + e] = lanes if row < 2 * bt.n_temps else 0
@@ -468,6 +627,8 @@ cdef bint _load(Batch* bt, int8_t[:, :, :, ::1] spins, const int32_t[:, :, ::1] 
                 for j in range(64):
                     bt.thresholds[((g * 64 + j) * 3 + c) * MSC_ROWS + e] = (
                         ~(<uint64_t> 0) if (p >> (63 - j)) & 1 else 0)
+                    if (p >> (63 - j)) & 1 and j < bt.zero_levels[g * MSC_CHUNKS + e // MSC_W]:
+                        bt.zero_levels[g * MSC_CHUNKS + e // MSC_W] = j
     return not_bimodal
 
 
@@ -505,23 +666,32 @@ cdef void _reseed_rows(Batch* bt) noexcept nogil:
                 bt.row_rng[(g * 4 + w) * MSC_ROWS + e] = _splitmix(_next(base))
 
 
+cdef void _set_energies(Batch* bt, Py_ssize_t g) noexcept nogil:
+    """E = 2 U - 3 N of every row and bit of group g from the counts U in bt.counts."""
+    cdef Py_ssize_t e, l
+    for e in range(MSC_ROWS):
+        for l in range(64):
+            bt.energies[(g * MSC_ROWS + e) * 64 + l] = 2.0 * bt.counts[e * 64 + l] - 3.0 * bt.n_sites
+
+
 cdef void _count_energies(Batch* bt, const int32_t* offsets) noexcept nogil:
     """E = 2 U - 3 N of every row and bit from a fresh count of unsatisfied bonds U."""
-    cdef Py_ssize_t g, e, l
+    cdef Py_ssize_t g
     for g in range(bt.n_groups):
         msc_unsatisfied(bt.spins + g * bt.n_sites * MSC_ROWS, bt.couplings, offsets, bt.n_sites,
                         bt.counts)
-        for e in range(MSC_ROWS):
-            for l in range(64):
-                bt.energies[(g * MSC_ROWS + e) * 64 + l] = 2.0 * bt.counts[e * 64 + l] - 3.0 * bt.n_sites
+        _set_energies(bt, g)
 
 
-cdef void _parallel_tempering(Batch* bt, const double* betas,
+cdef void _parallel_tempering(Batch* bt, const double* betas, const double* swap_table,
                               int64_t[:, :, ::1] swap_accepted) noexcept nogil:
     """A round of swaps of temperatures t, t+1 (t = 0, 1, ...) of both replicas.
 
     Decided instance by instance from the energies as in the scalar kernel (the
     energies move with the configurations), then applied to the bit planes in one pass.
+    exp(delta) is read from ``swap_table`` (:func:`_swap_table`): the energies are
+    integers, so delta takes one of 3N + 1 values per t, and the table holds the libm exp
+    of exactly the same double.
     """
     cdef Py_ssize_t l, r, t, rho
     cdef uint64_t mask
@@ -536,7 +706,7 @@ cdef void _parallel_tempering(Batch* bt, const double* betas,
             mask = 0
             for l in range(bt.n_real):
                 delta = (betas[t] - betas[t + 1]) * (ea[l] - eb[l])
-                if delta >= 0.0 or (_next(bt.lane_rng + (l * 2 + r) * 4) >> 11) * (1.0 / 9007199254740992.0) < exp(delta):
+                if delta >= 0.0 or (_next(bt.lane_rng + (l * 2 + r) * 4) >> 11) * (1.0 / 9007199254740992.0) < swap_table[t * (3 * bt.n_sites + 1) + <Py_ssize_t> (fabs(ea[l] - eb[l]) * 0.5)]:
                     mask |= (<uint64_t> 1) << l
                     e = ea[l]
                     ea[l] = eb[l]
@@ -549,18 +719,24 @@ cdef void _parallel_tempering(Batch* bt, const double* betas,
 cdef void _measure(Batch* bt, const int32_t* offsets, Py_ssize_t bin_index,
                    double[:, :, ::1] bin_energy, double[:, :, ::1] bin_q2,
                    double[:, :, ::1] bin_link) noexcept nogil:
-    """Log-binned e, q^2 and q_l, as the scalar kernel: q = 1 - 2 d / N, q_l = 1 - 2 d_l / 3N."""
-    cdef Py_ssize_t g, e, l, t
+    """Log-binned e, q^2 and q_l, as the scalar kernel: q = 1 - 2 d / N, q_l = 1 - 2 d_l / 3N.
+
+    The rows are taken in chunks of MSC_W (chunk k = rows k MSC_W ...), two chunks per pass.
+    """
+    cdef Py_ssize_t k, kb, e, l, t, row
+    cdef Py_ssize_t n_chunks = (2 * bt.n_temps + MSC_W - 1) // MSC_W
     cdef double q, n = bt.n_sites
     cdef uint32_t* q_counts = bt.counts
     cdef uint32_t* link_counts = bt.counts + MSC_ROWS * 64
-    for g in range(bt.n_groups):
-        msc_overlaps(bt.spins + g * bt.n_sites * MSC_ROWS, offsets, bt.n_sites, bt.diff, q_counts,
-                     link_counts)
-        for e in range(0, MSC_ROWS, 2):
-            t = (g * MSC_ROWS + e) // 2
-            if t >= bt.n_temps:
-                break
+    for k in range(0, n_chunks, 2):
+        kb = k + 1 if k + 1 < n_chunks else k
+        msc_overlaps(_word(bt, k * MSC_W, 0), _word(bt, kb * MSC_W, 0), offsets, bt.n_sites,
+                     q_counts, link_counts)
+        for e in range(MSC_W):
+            row = (k * MSC_W + e) if e % 2 == 0 else (kb * MSC_W + e - 1)
+            t = row // 2
+            if t >= bt.n_temps or (e % 2 == 1 and kb == k):
+                continue
             for l in range(bt.n_real):
                 q = 1.0 - 2.0 * q_counts[e * 64 + l] / n
                 bin_energy[bt.first + l, t, bin_index] += (
@@ -575,9 +751,10 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
                      int64_t[:, :, ::1] swap_accepted, double[:, :, ::1] bin_energy,
                      double[:, :, ::1] bin_q2, double[:, :, ::1] bin_link,
                      const int64_t[::1] order, const int64_t[::1] position,
-                     const int32_t* offsets, const double* betas, uint64_t[:, ::1] b_words, double[:, ::1] b_energies, uint32_t[:, ::1] b_counts,
+                     const int32_t* offsets, const double* betas, const double* swap_table,
+                     uint64_t[:, ::1] b_words, double[:, ::1] b_energies, uint32_t[:, ::1] b_counts,
                      int64_t first_sweep, int64_t n_sweeps, int64_t swap_interval,
-                     bint measure, int8_t[::1] failed) noexcept nogil:
+                     bint measure, Py_ssize_t first_white, int8_t[::1] failed) noexcept nogil:
     """All sweeps of batch ``batch`` in the buffers of ``worker``; failed[batch] = 1 if J != +-1."""
     cdef Py_ssize_t n_inst = spins.shape[0]
     cdef Py_ssize_t g, bin_index
@@ -596,6 +773,8 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
     bt.testable = bt.thresholds + bt.n_groups * 64 * 3 * MSC_ROWS
     bt.diff = bt.testable + bt.n_groups * MSC_ROWS
     bt.swap_masks = bt.diff + bt.n_sites * MSC_ROWS
+    bt.zero_levels = <int32_t*> (bt.swap_masks + bt.n_groups * MSC_ROWS)
+    bt.first_white = first_white
     bt.energies = &b_energies[worker, 0]
     bt.counts = &b_counts[worker, 0]
     if _load(&bt, spins, slot_at_temp, jn, rng_state, order, position, betas):
@@ -607,10 +786,14 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
         for g in range(bt.n_groups):
             msc_sweep(bt.spins + g * bt.n_sites * MSC_ROWS, bt.couplings, offsets, bt.n_sites,
                       bt.thresholds + g * 64 * 3 * MSC_ROWS, bt.testable + g * MSC_ROWS,
-                      bt.row_rng + g * 4 * MSC_ROWS)
-        _count_energies(&bt, offsets)
+                      bt.row_rng + g * 4 * MSC_ROWS, bt.zero_levels + g * MSC_CHUNKS,
+                      bt.first_white, bt.counts)
+            if bt.first_white >= 0:   # counted in the sweep
+                _set_energies(&bt, g)
+        if bt.first_white < 0:
+            _count_energies(&bt, offsets)
         if (sweep + 1) % swap_interval == 0:
-            _parallel_tempering(&bt, betas, swap_accepted)
+            _parallel_tempering(&bt, betas, swap_table, swap_accepted)
         if measure:
             bin_index = 0
             tt = sweep
@@ -640,10 +823,12 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
     cdef int n_workers = max(1, min(n_threads, n_batches))
     if n_sweeps <= 0:
         return
-    order_np, position_np, offsets_np = _lattice_tables(np.asarray(neighbours))
+    order_np, position_np, offsets_np, white = _lattice_tables(np.asarray(neighbours))
     n_words = (n_groups * n_sites * MSC_ROWS + n_sites * 6 + 64 * 2 * 4 + n_groups * 4 * MSC_ROWS
                + n_groups * 64 * 3 * MSC_ROWS + n_groups * MSC_ROWS + n_sites * MSC_ROWS
-               + n_groups * MSC_ROWS)
+               + n_groups * MSC_ROWS + n_groups * MSC_CHUNKS)
+    cdef Py_ssize_t first_white = white
+    cdef const double[::1] table = _swap_table(np.asarray(betas), n_sites)
     buf_words = _aligned_empty(n_workers, n_words + 8, np.uint64)
     buf_energies = np.empty((n_workers, n_groups * MSC_ROWS * 64))
     buf_counts = np.empty((n_workers, 3 * MSC_ROWS * 64), dtype=np.uint32)
@@ -660,12 +845,37 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
         for batch in prange(n_batches, num_threads=n_workers, schedule="static", chunksize=1):
             _run_batch(threadid(), batch, spins, slot_at_temp, energies, neighbour_couplings,
                        rng_state, swap_accepted, bin_energy, bin_q2, bin_link, order, position,
-                       &offsets[0, 0], &betas[0], b_words, b_energies, b_counts, first_sweep,
-                       n_sweeps, swap_interval, measure, failed)
+                       &offsets[0, 0], &betas[0], &table[0], b_words, b_energies, b_counts, first_sweep,
+                       n_sweeps, swap_interval, measure, first_white, failed)
     if failed_np.any():
         raise ValueError("the multispin kernel needs bimodal couplings J = +-1; instances "
                          f"{np.flatnonzero(np.repeat(failed_np, 64)[:n_inst]).tolist()} have others "
                          "(their state is unchanged)")
+
+
+_swap_tables = {}
+
+
+def _swap_table(betas_np, Py_ssize_t n_sites):
+    """exp(-|beta_t - beta_t+1| 2 m) for t < n_T - 1 and m = 0 ... 3N (libm exp), flattened:
+    exp(delta) of a swap whose energies differ by 2 m (bitwise the same double as exp(delta));
+    cached per (betas, N)."""
+    key = (np.ascontiguousarray(betas_np, dtype=np.float64).tobytes(), n_sites)
+    if key in _swap_tables:
+        return _swap_tables[key]
+    cdef const double[::1] betas = np.ascontiguousarray(betas_np, dtype=np.float64)
+    cdef Py_ssize_t n_temps = betas.shape[0], t, m
+    out = np.empty(max(n_temps - 1, 1) * (3 * n_sites + 1))
+    cdef double[::1] o = out
+    cdef double dbeta
+    for t in range(n_temps - 1):
+        dbeta = fabs(betas[t] - betas[t + 1])
+        for m in range(3 * n_sites + 1):
+            o[t * (3 * n_sites + 1) + m] = exp(-(dbeta * (2.0 * m)))
+    if len(_swap_tables) > 8:
+        _swap_tables.clear()
+    _swap_tables[key] = out
+    return out
 
 
 def _aligned_empty(n_rows, row_length, dtype):
