@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -58,6 +57,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from sgpoison.audit.noise import NOISE_DETECTED, NOISE_UNDECIDED, estimate_label_noise  # noqa: E402
+from sgpoison.report.cost import cpu_model  # noqa: E402
 
 try:
     from cleanlab import __version__ as CLEANLAB_VERSION  # noqa: E402
@@ -108,18 +108,6 @@ def cleanlab_estimates(p1: np.ndarray, labels: np.ndarray, groups: np.ndarray) -
     out["cl_fold"] = 1.0 - float(np.trace(estimate_joint(y, pred, confident_joint=cj)))
     out["cl_issues"] = num_label_issues(y, pred) / len(y)
     return out
-
-
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), else the platform's machine type."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def run(argv: list[str] | None = None) -> dict:
