@@ -192,8 +192,9 @@ cdef extern from *:
        recount (a compile-time constant): sites first_white ... n_sites - 1 are the white sublattice
        of a bipartite lattice whose neighbours all come before it, so after the sweep
        E = -sum over white i of s_i h_i, each bond counted once from its white end; energy is
-       then replaced by that sum (float64 over sites, h_i the float32 field of the sweep) instead
-       of being updated by the accepted dE. */
+       then replaced by that sum (h_i the float32 field of the sweep, summed in float32 over the
+       blocks of SGF_BLOCK sites and in float64 across them) instead of being updated by the
+       accepted dE. */
     static inline __attribute__((always_inline)) void sgf_sweep_core(
             float *spins, const float *couplings, const int32_t *offsets, Py_ssize_t n_sites,
             float beta, double *energy, uint32_t *rng, const int recount, Py_ssize_t first_white) {

@@ -504,6 +504,7 @@ cdef extern from *:
     """
     enum: MSC_ROWS
     enum: MSC_W
+    enum: MSC_PLANES
     enum: MSC_CHUNKS
     enum: MSC_KFIX
     uint64_t msc_fixed_point(double beta, int k) noexcept nogil
@@ -528,6 +529,8 @@ cdef extern from *:
 BITS = 64
 #: rows per vector register this build sweeps at once (8 with AVX-512, 4 with AVX2, else 2)
 ROWS_PER_VECTOR = MSC_W
+#: largest number of sites: the bit-sliced counters hold counts up to 3N < 2^MSC_PLANES
+MAX_SITES = ((1 << MSC_PLANES) - 1) // 3
 
 
 def fixed_point_probability(double beta, int k):
@@ -816,11 +819,19 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
     Couplings must be +-1. ``slot_at_temp`` is read, not changed: the
     configuration that ends at temperature t is written into slot ``slot_at_temp[t]``.
     Tracked energies are replaced by exact recounts (they are integers for J = +-1).
+
+    Raises
+    ------
+    ValueError
+        If the lattice has more than :data:`MAX_SITES` sites, or (after the call, other
+        batches done) if some couplings are not +-1.
     """
     cdef Py_ssize_t n_inst = spins.shape[0], n_temps = spins.shape[2], n_sites = spins.shape[3]
     cdef Py_ssize_t n_batches = (n_inst + 63) // 64
     cdef Py_ssize_t n_groups = (2 * n_temps + MSC_ROWS - 1) // MSC_ROWS
     cdef int n_workers = max(1, min(n_threads, n_batches))
+    if n_sites > MAX_SITES:
+        raise ValueError(f"{n_sites} sites; the multispin kernel handles at most {MAX_SITES}")
     if n_sweeps <= 0:
         return
     order_np, position_np, offsets_np, white = _lattice_tables(np.asarray(neighbours))
