@@ -14,7 +14,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 portable = os.environ.get("SGPOISON_PORTABLE", "0") not in ("", "0", "false", "False")
-compile_args = ["-O3", "-fopenmp", "-fno-math-errno"]
+# -g0: no debug information, which records the (temporary) build directory: the same sources
+# built again on the same machine give the same bytes, so the code fingerprint of the kernels
+# (sgpoison.io.provenance) and with it every finished simulation survive a reinstall
+compile_args = ["-O3", "-fopenmp", "-fno-math-errno", "-g0"]
 if not portable:
     compile_args.append("-march=native")
 

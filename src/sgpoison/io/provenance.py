@@ -12,7 +12,9 @@ Code fingerprints (docs/workflow.md, "Provenance audit")
     SHA-256 (first 16 hex digits) of every module of the *imported* ``sgpoison``
     package (found from ``sgpoison.__file__``, not from git): Python modules by their
     source with docstrings, comments and formatting removed (``ast.unparse`` of the
-    parsed module), compiled extensions (the Monte Carlo kernels) by their bytes.
+    parsed module), compiled extensions (the Monte Carlo kernels) by their bytes (built
+    without debug information, setup.py, so a rebuild of the same sources on the same
+    machine keeps them).
 :func:`stage_modules`
     The modules one ``sgpoison`` command runs: the static import closure of
     ``sgpoison.cli.<command>`` (imports at any depth, also inside functions, and the
