@@ -63,8 +63,8 @@ def _settings_classes() -> dict[str, type]:
 
 #: config key -> (settings classes, field) whose limits apply to it; ``{disorder}`` stands
 #: for gaussian and bimodal, ``[]`` for any row, ``{scenario}`` for any scenario name.
-#: Keys not listed (``sizes``, ``simulation.seed``, ``simulation.batch_size``, the rows'
-#: ``n_instances``, ``null_models``, ``scans``) belong to the study alone; the schema is their one
+#: Keys not listed (``sizes``, ``simulation.seed``, ``simulation.batch_size``,
+#: ``simulation.share_sweep_fractions``, the rows' ``n_instances``, ``null_models``, ``scans``) belong to the study alone; the schema is their one
 #: definition (the doses of ``scans`` share the schema definitions of the scenario keys).
 CONFIG_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "simulation.{disorder}[].L": (("SimulationParameters",), "L"),
@@ -200,6 +200,18 @@ def _build(cls: type, values: Mapping[str, tuple[str | None, Any]], keys: Mappin
 def study_seed(config: Mapping, L: int) -> int:
     """Seed of every simulation of size L: ``1000 * simulation.seed + L`` (independent of scenarios)."""
     return 1000 * int(config["simulation"]["seed"]) + int(L)
+
+
+def gaussian_sweep_fractions(config: Mapping) -> list[float]:
+    """The sweep fractions of the Gaussian simulations (those the scenarios train on), largest first."""
+    return sorted({float(s["sweep_fraction"]) for s in config["scenarios"].values()}, reverse=True)
+
+
+def shared_sweep_fractions(config: Mapping) -> list[float]:
+    """The Gaussian sweep fractions recorded inside the run of the largest one
+    (``simulation.share_sweep_fractions``; docs/workflow.md, "Shared simulations"): the smaller
+    fractions when sharing is on, else none."""
+    return gaussian_sweep_fractions(config)[1:] if config["simulation"].get("share_sweep_fractions") else []
 
 
 def simulation_parameters(config: Mapping, disorder: str, row_index: int, sweep_fraction: float,
@@ -488,6 +500,13 @@ def _simulate_settings(config: Mapping, wildcards: Mapping[str, Any]) -> dict[st
                                  instances=batch_instances(config, disorder, L, wildcards["batch"])).to_dict()
 
 
+def _simulate_shared_settings(config: Mapping, wildcards: Mapping[str, Any]) -> dict[str, Any]:
+    """A Gaussian run of the largest sweep fraction that also records the shared ones (wildcards L, batch)."""
+    longest = {"disorder": "gaussian", "sweep_fraction": gaussian_sweep_fractions(config)[0]}
+    return _simulate_settings(config, dict(wildcards) | longest) | {
+        "shared_fractions": shared_sweep_fractions(config)}
+
+
 def _merge_settings(config: Mapping, wildcards: Mapping[str, Any]) -> dict[str, Any]:
     disorder, L = wildcards["disorder"], wildcards["L"]
     parameters = simulation_parameters(config, disorder, simulation_row(config, disorder, L),
@@ -539,6 +558,8 @@ def _scenario_settings(name: str, settings_class: str, scenario_fields: Mapping[
 #: ``get_code``) and by ``sgpoison provenance``. A rule missing here stops the workflow.
 RULE_SETTINGS: dict[str, RuleSettings] = {
     "simulate": RuleSettings("simulate", "SimulationParameters", _simulate_settings),
+    # the Gaussian run of the largest sweep fraction writing the shared fractions' files too
+    "simulate_shared": RuleSettings("simulate", "SimulationParameters", _simulate_shared_settings),
     "merge": RuleSettings("merge", "SimulationParameters", _merge_settings),
     # the sweep fraction of the training data also selects the input file; the outputs record it
     "audit": _scenario_settings("audit", "AuditConfig", {"sweep_fraction": "sweep_fraction"}),
@@ -709,9 +730,9 @@ def _check_ladder(config: Mapping, t_label: float, key: str) -> None:
 
 def _check_job_count(config: Mapping) -> None:
     """At most :data:`MAX_SIMULATE_JOBS` simulate jobs: ceil(n_instances / batch_size) per size
-    row of the study, once per sweep fraction of the scenarios for the Gaussian rows."""
+    row of the study, once per sweep fraction of the scenarios not shared for the Gaussian rows."""
     batch_size = config["simulation"]["batch_size"]
-    fractions = len({scenario["sweep_fraction"] for scenario in config["scenarios"].values()})
+    fractions = len(gaussian_sweep_fractions(config)) - len(shared_sweep_fractions(config))
     rows = []  # (jobs, key, n_instances)
     for disorder, runs in (("gaussian", fractions), ("bimodal", 1)):
         for index, row in enumerate(config["simulation"][disorder]):

@@ -135,12 +135,16 @@ def test_checkpoint_that_is_the_output_is_refused_by_the_library(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_state_bytes_are_the_engine_s_arrays():
-    params = SimulationParameters(**{**PARAMS, "n_snapshots": 5, "n_temps": 3, "instance_stop": 3})
-    state = SimulationState(params)
+@pytest.mark.parametrize("shared_fractions", [(), (0.9,), (0.95, 0.9)])
+def test_state_bytes_are_the_engine_s_arrays(shared_fractions):
+    """Exact when the shared fractions keep every log bin (n_sweeps_run 38 and 36 of 40 do)."""
+    params = SimulationParameters(**{**PARAMS, "n_snapshots": 5, "n_temps": 3, "instance_stop": 3, "n_sweeps": 40})
+    state = SimulationState(params, shared_fractions)
     arrays = [v for v in vars(state).values() if isinstance(v, np.ndarray)] + [neighbours(params.L)]
-    assert cost.state_bytes(params) == sum(a.nbytes for a in arrays)
-    assert cost.peak_bytes(params) > cost.state_bytes(params)
+    arrays += [v for s in state.sets for v in vars(s).values() if isinstance(v, np.ndarray)]
+    sets = 1 + len(shared_fractions)
+    assert cost.state_bytes(params, sets) == sum(a.nbytes for a in arrays)
+    assert cost.peak_bytes(params, sets) > cost.state_bytes(params, sets)
 
 
 def test_job_too_large_for_memory_is_refused_with_the_figure(tmp_path, capsys, monkeypatch):

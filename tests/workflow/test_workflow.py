@@ -70,7 +70,7 @@ def test_workflow_profile_covers_every_rule_without_gpus():
     profile = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
     rules = _rule_names()
     assert set(profile["set-threads"]) == rules
-    assert set(profile["set-resources"]) == rules - {"simulate"}  # simulate: from the job size
+    assert set(profile["set-resources"]) == rules - {"simulate", "simulate_shared"}  # from the job size
     for rule, resources in profile["set-resources"].items():
         assert {"mem_mb", "runtime"} <= set(resources), rule
     # no GPU by default: a Slurm node without GPU gres rejects --gpus
@@ -252,6 +252,31 @@ def test_added_scenario_with_new_sweep_fraction_simulates_only_that_fraction(stu
         if job.rule in ("simulate", "merge"):
             assert job.wildcards["disorder"] == "gaussian"
             assert job.wildcards["sweep_fraction"] == "0.25"
+
+
+def test_shared_sweep_fractions_run_once_per_gaussian_batch(tmp_path):
+    """simulation.share_sweep_fractions: one simulate_shared job per Gaussian batch writes the f = 1 and
+    f = 0.5 files (its command names both); a new fraction reruns those jobs, the bimodal ones stay."""
+    config = load_config("test.yaml")
+    config["simulation"]["share_sweep_fractions"] = True
+    workdir = copy_workflow(tmp_path / "wf", config)
+    env = stub_environment(tmp_path)
+    assert by_rule(dry_run(workdir, env=env)) == expected_job_counts(config)
+    assert expected_job_counts(config)["simulate_shared"] == 6 and expected_job_counts(config)["simulate"] == 6
+    snakemake(workdir, "--cores", "2", env=env)
+    calls = [json.loads(line)["argv"] for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    shared = [argv for argv in calls if "--shared-fraction" in argv]
+    assert len(shared) == 6
+    for argv in shared:
+        assert _argument(argv, "--sweep-fraction") == "1.0" and _argument(argv, "--disorder") == "gaussian"
+        out, half = _argument(argv, "--out"), argv[argv.index("--shared-fraction") + 2]
+        assert argv[argv.index("--shared-fraction") + 1] == "0.5"
+        assert half == out.replace("_f1.0/", "_f0.5/") and (workdir / half).exists()
+    assert dry_run(workdir, env=env) == []
+    config["scenarios"]["underthermalized_25pct"] = {"label_noise": 0.0, "sweep_fraction": 0.25}
+    write_config(workdir, config)
+    jobs = by_rule(dry_run(workdir, env=env))
+    assert jobs["simulate_shared"] == 6 and jobs["simulate"] == 0 and jobs["merge"] == 9, jobs
 
 
 def test_added_size_reruns_what_depends_on_it(stub_run):

@@ -84,11 +84,17 @@ def expected_job_counts(config: dict) -> Counter:
     scenarios = config["scenarios"]
     batch_size = config["simulation"]["batch_size"]
     fractions = {float(s["sweep_fraction"]) for s in scenarios.values()}
+    # simulation.share_sweep_fractions: one simulate_shared job per Gaussian batch writes every fraction
+    shared = config["simulation"]["share_sweep_fractions"] and len(fractions) > 1
     counts = Counter()
     for disorder, n_fractions in (("gaussian", len(fractions)), ("bimodal", 1)):
         rows = {row["L"]: row for row in config["simulation"][disorder]}
         for L in sizes:
-            counts["simulate"] += n_fractions * math.ceil(rows[L]["n_instances"] / batch_size)
+            batches = math.ceil(rows[L]["n_instances"] / batch_size)
+            if disorder == "gaussian" and shared:
+                counts["simulate_shared"] += batches
+            else:
+                counts["simulate"] += n_fractions * batches
             counts["merge"] += n_fractions
     counts["audit"] = len(sizes) * len(scenarios)
     n_networks = config["network"].get("n_networks", 1)
@@ -178,6 +184,7 @@ for i, arg in enumerate(args):
         lists[arg] = following[:stop]
 record = json.dumps({{"command": command, "argv": args}})
 files = [path for k in ("--out", "--history", "--metadata") for path in lists.get(k, [])]
+files += [args[i + 2] for i, arg in enumerate(args) if arg == "--shared-fraction"]  # G OUT pairs
 directory_outputs = {{
     "analyze": ("estimates.json", "estimates.nc", "fig1.png", "fig1.pdf", "nulls.png", "nulls.pdf"),
     "conventional": ("estimates.json", "estimates.nc", "conventional.png", "conventional.pdf"),

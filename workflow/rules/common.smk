@@ -13,10 +13,12 @@ from sgpoison.config import (
     NETWORK_TRAINING_KEYS,
     SCAN_AXES,
     batch_instances,
+    gaussian_sweep_fractions,
     rule_entry,
     rule_settings,
     scan_doses,
     scenario_labels,
+    shared_sweep_fractions,
     simulation_parameters,
     simulation_row,
     study_seed,
@@ -199,6 +201,64 @@ def get_code(rule):
     a constant if SGPOISON_CODE_FINGERPRINT=off): a code edit reruns the jobs
     that run it."""
     return code_parameter(rule_entry(rule).command)
+
+
+class JobWildcards(dict):
+    """Wildcards given as a mapping, read as attributes like Snakemake's."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def get_longest_run(wildcards):
+    """The wildcards of the Gaussian simulate job of the largest sweep fraction, for a job of
+    rule simulate_shared (wildcards L, batch), which writes that job's file and the shared ones.
+    """
+    return JobWildcards(
+        disorder="gaussian",
+        L=wildcards.L,
+        sweep_fraction=format_fraction(gaussian_sweep_fractions(config)[0]),
+        batch=wildcards.batch,
+    )
+
+
+def of_longest_run(lookup):
+    """The param function ``lookup`` of a simulate job, applied to rule simulate_shared's run."""
+
+    def shared(wildcards):
+        return lookup(get_longest_run(wildcards))
+
+    shared.__name__ = lookup.__name__
+    return shared
+
+
+def get_shared_batch(sweep_fraction):
+    """The path template (wildcards L, batch) of a Gaussian batch file written by simulate_shared."""
+    return SIMULATION_BATCH.format(
+        disorder="gaussian",
+        L="{L}",
+        sweep_fraction=format_fraction(sweep_fraction),
+        batch="{batch}",
+    )
+
+
+def get_shared_checkpoint(wildcards):
+    """Checkpoint of one simulate_shared job, named after its settings (as get_checkpoint)."""
+    digest = hashlib.sha256(
+        get_settings_json("simulate_shared", tuple(wildcards.items())).encode()
+    ).hexdigest()
+    return CHECKPOINT.format(**get_longest_run(wildcards), digest=digest[:12])
+
+
+def get_shared_options(wildcards, output):
+    """The --shared-fraction options of a simulate_shared job: one per shared file."""
+    return " ".join(
+        f"--shared-fraction {fraction} {path}"
+        for fraction, path in zip(shared_sweep_fractions(config), output.shared)
+    )
 
 
 def get_batch_files(wildcards):
@@ -415,6 +475,19 @@ def get_simulate_runtime(wildcards, attempt):
 def get_simulate_mem_mb(wildcards, attempt):
     """MB for one simulate job (sgpoison.mc.cost.memory_mb), times the attempt."""
     return cost.memory_mb(get_simulation_job(wildcards)) * attempt
+
+
+def get_simulate_shared_runtime(wildcards, attempt):
+    """Minutes for one simulate_shared job: those of its run (the shared fractions add no sweeps)."""
+    return get_simulate_runtime(get_longest_run(wildcards), attempt)
+
+
+def get_simulate_shared_mem_mb(wildcards, attempt):
+    """MB for one simulate_shared job: its run's and the shared fractions' snapshots."""
+    sets = 1 + len(shared_sweep_fractions(config))
+    return (
+        cost.memory_mb(get_simulation_job(get_longest_run(wildcards)), sets) * attempt
+    )
 
 
 # ------------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Before any work the job's memory is estimated (:func:`sgpoison.mc.cost.check_mem
 SIGTERM (Slurm at a time limit or on preemption) and SIGINT (Ctrl-C) stop the run after the
 current kernel call (about a second): the state is saved to ``--checkpoint`` (if given) and
 the command exits with 128 + the signal number (143, 130); the same command resumes from
-the checkpoint bitwise identically.
+the checkpoint bitwise identically. ``--shared-fraction G OUT`` (repeatable) also writes the
+snapshot set of sweep fraction G < f recorded on the way to OUT (docs/workflow.md, "Shared
+simulations").
 """
 
 from __future__ import annotations
@@ -16,6 +18,23 @@ from sgpoison.cli._common import Files, add_setting, integer_in, output_file
 from sgpoison.mc.kernels import KERNELS
 from sgpoison.mc.parallel_tempering import SimulationParameters
 from sgpoison.settings import THREAD_COUNT
+
+
+class _SharedFraction(argparse.Action):
+    """``--shared-fraction G OUT`` (repeatable) -> ``shared_fractions``: a list of (G, OUT)
+    (G's range is checked by :func:`sgpoison.mc.parallel_tempering.shared_parameters`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        text, out = values
+        try:
+            fraction = float(text)
+        except ValueError:
+            parser.error(f"argument {option_string}: expected a sweep fraction G and a file, got {text!r} for G")
+        try:
+            path = output_file()(out)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"argument {option_string}: {exc}")
+        namespace.shared_fractions = (namespace.shared_fractions or []) + [(fraction, path)]
 
 
 class _InstanceRange(argparse.Action):
@@ -69,6 +88,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=float, default=600.0,
                    help="seconds between checkpoints (default 600)")
     p.add_argument("--out", required=True, type=output_file(), help="output NetCDF file")
+    p.add_argument("--shared-fraction", dest="shared_fractions", action=_SharedFraction, nargs=2,
+                   metavar=("G", "OUT"), default=[],
+                   help="also write to OUT the snapshot set of sweep fraction G (0 < G < --sweep-fraction) "
+                        "that this run records on its way: N_con snapshots from sweep round(G N_sw) on, "
+                        "the same Markov chain a run of fraction G follows (repeatable; OUT is written "
+                        "before --out)")
     p.set_defaults(func=run, settings=SimulationParameters, files=files)
     return p
 
@@ -76,7 +101,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def files(args: argparse.Namespace) -> Files:
     """The checkpoint is read and written: an output (it must differ from ``--out``)."""
     checkpoint = [args.checkpoint] if args.checkpoint is not None else []
-    return Files(outputs={"--checkpoint": checkpoint, "--out": [args.out]})
+    return Files(outputs={"--checkpoint": checkpoint, "--out": [args.out],
+                          "--shared-fraction": [out for _, out in args.shared_fractions]})
 
 
 def run(args: argparse.Namespace, settings: SimulationParameters) -> int:
@@ -84,9 +110,10 @@ def run(args: argparse.Namespace, settings: SimulationParameters) -> int:
 
     from sgpoison.cli._common import termination_signals
     from sgpoison.mc.cost import check_memory
-    from sgpoison.mc.parallel_tempering import simulate, total_sweeps
+    from sgpoison.mc.parallel_tempering import shared_parameters, simulate, total_sweeps
 
-    check_memory(settings)
+    shared_parameters(settings, [g for g, _ in args.shared_fractions])  # a clear error before any work
+    check_memory(settings, 1 + len(args.shared_fractions))
     with termination_signals() as received:
         resume = args.checkpoint is not None and args.checkpoint.exists()
         print(f"sgpoison simulate: L={settings.L} {settings.disorder} instances {args.instances}, "
@@ -95,5 +122,6 @@ def run(args: argparse.Namespace, settings: SimulationParameters) -> int:
         with tqdm(total=total_sweeps(settings), unit="sweep", desc=f"L={args.L} {args.disorder}",
                   disable=None) as bar:
             simulate(settings, args.out, threads=args.threads, checkpoint=args.checkpoint,
-                     checkpoint_every=args.checkpoint_every, progress=bar.update, stop=received)
+                     checkpoint_every=args.checkpoint_every, progress=bar.update, stop=received,
+                     shared=args.shared_fractions)
     return 0

@@ -40,28 +40,31 @@ def runtime_minutes(params: SimulationParameters) -> int:
     return max(MIN_RUNTIME_MINUTES, math.ceil(RUNTIME_SAFETY * seconds / 60))
 
 
-def memory_mb(params: SimulationParameters) -> int:
-    """MB to request: the stored overlaps (int8, one byte per site) :data:`OVERLAP_COPIES` times
-    over, plus :data:`BASE_MEMORY_MB`."""
+def memory_mb(params: SimulationParameters, snapshot_sets: int = 1) -> int:
+    """MB to request: the stored overlaps (int8, one byte per site) of ``snapshot_sets`` sweep
+    fractions (the run's own and its shared ones) :data:`OVERLAP_COPIES` times over, plus
+    :data:`BASE_MEMORY_MB`."""
     n_instances = params.instance_stop - params.instance_start
-    overlap_bytes = n_instances * params.n_temps * params.n_snapshots * params.L ** 3
+    overlap_bytes = snapshot_sets * n_instances * params.n_temps * params.n_snapshots * params.L ** 3
     return BASE_MEMORY_MB + math.ceil(OVERLAP_COPIES * overlap_bytes / 1e6)
 
 
-def state_bytes(params: SimulationParameters) -> int:
+def state_bytes(params: SimulationParameters, snapshot_sets: int = 1) -> int:
     """Bytes of the arrays the engine keeps for the whole job
-    (:class:`~sgpoison.mc.parallel_tempering.SimulationState` and the neighbour table).
+    (:class:`~sgpoison.mc.parallel_tempering.SimulationState` and the neighbour table), with
+    ``snapshot_sets`` sets of snapshots and log bins (the run's own and its shared fractions').
 
     With n instances, T temperatures, S snapshots, N = L^3 sites and B log bins: overlaps
     n T S N and spins 2 n T N (int8); snapshot energies, q, q_l 32 n T S and log bins
     24 n T B (float64); couplings 12 n N (float32) and neighbour couplings 48 n N (float64);
     neighbour table 24 N (int32); temperature slots, energies, swap counts and random
-    states 24 n T + 16 n (T - 1) + 64 n.
+    states 24 n T + 16 n (T - 1) + 64 n. Each further set adds its snapshots, a copy of the
+    log bins (at most B) and of the swap counts.
     """
     n = params.instance_stop - params.instance_start
     T, S, N, B = params.n_temps, params.n_snapshots, params.L ** 3, params.n_log_bins
-    return (n * T * S * N + 2 * n * T * N + 32 * n * T * S + 24 * n * T * B + 60 * n * N + 24 * N
-            + 24 * n * T + 16 * n * (T - 1) + 64 * n)
+    return (snapshot_sets * (n * T * S * N + 32 * n * T * S + 24 * n * T * B + 16 * n * (T - 1))
+            + 2 * n * T * N + 60 * n * N + 24 * N + 24 * n * T + 64 * n)
 
 
 #: temporaries of a measurement, in bytes per (instance, temperature, site): float64 copies of
@@ -69,12 +72,12 @@ def state_bytes(params: SimulationParameters) -> int:
 MEASUREMENT_BYTES_PER_SITE = 80
 
 
-def peak_bytes(params: SimulationParameters) -> int:
+def peak_bytes(params: SimulationParameters, snapshot_sets: int = 1) -> int:
     """Estimated peak memory of the job's arrays: :func:`state_bytes` plus the temporaries of a
     measurement (:data:`MEASUREMENT_BYTES_PER_SITE`; larger than those of the couplings, about
     100 n N, for every N_T >= 2), excluding the interpreter and libraries."""
     n = params.instance_stop - params.instance_start
-    return state_bytes(params) + MEASUREMENT_BYTES_PER_SITE * n * params.n_temps * params.L ** 3
+    return state_bytes(params, snapshot_sets) + MEASUREMENT_BYTES_PER_SITE * n * params.n_temps * params.L ** 3
 
 
 def memory_limit() -> tuple[int, str]:
@@ -98,19 +101,20 @@ def memory_limit() -> tuple[int, str]:
     return min(limits)
 
 
-def check_memory(params: SimulationParameters) -> None:
-    """Refuse a job whose arrays (:func:`peak_bytes`) cannot fit in :func:`memory_limit`.
+def check_memory(params: SimulationParameters, snapshot_sets: int = 1) -> None:
+    """Refuse a job whose arrays (:func:`peak_bytes` of ``snapshot_sets`` sets) cannot fit in
+    :func:`memory_limit`.
 
     Raises
     ------
     SettingsError
         Naming the estimate, the limit and what to reduce.
     """
-    need = peak_bytes(params)
+    need = peak_bytes(params, snapshot_sets)
     limit, source = memory_limit()
     if need > limit:
         n = params.instance_stop - params.instance_start
-        overlaps = n * params.n_temps * params.n_snapshots * params.L ** 3
+        overlaps = snapshot_sets * n * params.n_temps * params.n_snapshots * params.L ** 3
         raise SettingsError(
             f"L = {params.L} with {n} instance(s), {params.n_temps} temperatures and {params.n_snapshots} "
             f"snapshots needs about {need / 1e9:.3g} GB of memory (the stored overlaps alone "

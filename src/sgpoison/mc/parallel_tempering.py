@@ -7,6 +7,11 @@ overlaps q_i = s_i^alpha s_i^beta separated by ``measure_interval`` sweeps, and
 writes one NetCDF file (format in ``docs/data-format.md``). Long runs checkpoint
 their complete state and resume bitwise identically.
 
+A run can also record the data of smaller sweep fractions g < f on its way
+(``shared_fractions``): the snapshot set that starts after round(g N_sw) sweeps of
+the same Markov chain, with the log bins up to that sweep -- what a separate run
+of fraction g records, without its sweeps (``docs/workflow.md``, "Shared simulations").
+
 References: Hukushima & Nemoto, J. Phys. Soc. Jpn. 65, 1604 (1996) (parallel
 tempering); Katzgraber, Palassini & Young, PRB 63, 184422 (2001) (thermalization
 test); Fang, Barzegar & Katzgraber, Mach. Learn.: Sci. Technol. 1, 045001 (2020).
@@ -23,7 +28,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import xarray as xr
@@ -46,6 +51,8 @@ _FLIPS_PER_CALL = 50_000_000
 _STATE_ARRAYS = ("spins", "slot_at_temp", "energies", "rng_state", "swap_accepted",
                  "bin_energy", "bin_q2", "bin_link")
 _SNAPSHOT_ARRAYS = ("overlap", "energy", "q", "link_overlap")
+#: what a snapshot set recorded inside a longer run keeps of the run's state
+_FROZEN_ARRAYS = ("bin_energy", "bin_q2", "bin_link", "swap_accepted")
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,26 @@ class SimulationParameters(Settings):
         return dataclasses.asdict(self)
 
 
+def shared_parameters(params: SimulationParameters, shared_fractions: Sequence[float]) -> list[SimulationParameters]:
+    """The parameters of the snapshot sets a run of ``params`` also records: ``params`` with
+    each sweep fraction g of ``shared_fractions`` (largest first).
+
+    Raises
+    ------
+    SettingsError (a ValueError, key ``shared_fractions``)
+        If a fraction repeats or is not in (0, ``params.sweep_fraction``).
+    """
+    fractions = [float(g) for g in shared_fractions]
+    for g in fractions:
+        if not 0 < g < params.sweep_fraction:
+            raise SettingsError(f"a shared sweep fraction must lie in (0, {params.sweep_fraction:g}), the "
+                                f"run's own sweep fraction, got {g:g}", key="shared_fractions")
+    if len(set(fractions)) < len(fractions):
+        raise SettingsError(f"shared sweep fractions repeat: {', '.join(f'{g:g}' for g in fractions)}",
+                            key="shared_fractions")
+    return [dataclasses.replace(params, sweep_fraction=g) for g in sorted(fractions, reverse=True)]
+
+
 def log_bins(n_sweeps_run: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start, stop (exclusive) and number of sweeps of each logarithmic bin.
 
@@ -143,16 +170,52 @@ def log_bins(n_sweeps_run: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return start.astype(np.int64), stop.astype(np.int64), (stop - start).astype(np.int64)
 
 
+class SnapshotSet:
+    """The recorded data of one sweep fraction: the snapshot arrays ``overlap``
+    (n_inst, n_T, n_con, N) int8, ``energy`` (n_inst, n_T, n_con, 2), ``q`` and
+    ``link_overlap`` (n_inst, n_T, n_con), filled up to ``snapshots_done``, and -- for a
+    set recorded inside a longer run (``frozen``) -- copies of the log bins taken after its
+    ``params.n_sweeps_run`` thermalization sweeps and of the swap counts after its last snapshot.
+    """
+
+    def __init__(self, params: SimulationParameters, frozen: bool = False):
+        n_inst, N, n_T, n_con = len(params.instances), params.L**3, params.n_temps, params.n_snapshots
+        self.params = params
+        self.frozen = frozen
+        self.snapshots_done = 0
+        self.overlap = np.zeros((n_inst, n_T, n_con, N), dtype=np.int8)
+        self.energy = np.zeros((n_inst, n_T, n_con, 2))
+        self.q = np.zeros((n_inst, n_T, n_con))
+        self.link_overlap = np.zeros((n_inst, n_T, n_con))
+        if frozen:
+            shape = (n_inst, n_T, params.n_log_bins)
+            self.bin_energy, self.bin_q2, self.bin_link = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+            self.swap_accepted = np.zeros((n_inst, 2, n_T - 1), dtype=np.int64)
+
+    @property
+    def arrays(self) -> tuple[str, ...]:
+        return _SNAPSHOT_ARRAYS + (_FROZEN_ARRAYS if self.frozen else ())
+
+    @property
+    def done(self) -> bool:
+        return self.snapshots_done == self.params.n_snapshots
+
+    @property
+    def next_snapshot(self) -> int:
+        """The sweep count at which the next snapshot is taken."""
+        return self.params.n_sweeps_run + self.snapshots_done * self.params.measure_interval
+
+
 class SimulationState:
     """The complete mutable state of a batch run (all arrays C-contiguous).
 
-    Arrays: see :mod:`sgpoison.mc._kernel`; plus ``sweeps_done`` (int) and the
-    snapshot arrays ``overlap`` (n_inst, n_T, n_con, N) int8, ``energy``
-    (n_inst, n_T, n_con, 2), ``q`` and ``link_overlap`` (n_inst, n_T, n_con),
-    filled up to ``snapshots_done``.
+    Arrays: see :mod:`sgpoison.mc._kernel`; plus ``sweeps_done`` (int), the
+    :class:`SnapshotSet` of the run's own sweep fraction in ``sets[0]`` (its arrays
+    also as attributes ``overlap``, ``energy``, ``q``, ``link_overlap``, ``snapshots_done``)
+    and one frozen set per fraction of ``shared_fractions``, largest first.
     """
 
-    def __init__(self, params: SimulationParameters):
+    def __init__(self, params: SimulationParameters, shared_fractions: Sequence[float] = ()):
         p = params
         n_inst, N, n_T = len(p.instances), p.L**3, p.n_temps
         self.couplings = np.stack([couplings(p.L, p.disorder, p.seed, n) for n in p.instances])
@@ -174,22 +237,39 @@ class SimulationState:
         self.bin_q2 = np.zeros(shape)
         self.bin_link = np.zeros(shape)
         self.sweeps_done = 0
-        self.snapshots_done = 0
-        self.overlap = np.zeros((n_inst, n_T, p.n_snapshots, N), dtype=np.int8)
-        self.energy = np.zeros((n_inst, n_T, p.n_snapshots, 2))
-        self.q = np.zeros((n_inst, n_T, p.n_snapshots))
-        self.link_overlap = np.zeros((n_inst, n_T, p.n_snapshots))
+        self.sets = [SnapshotSet(p)] + [SnapshotSet(shared, frozen=True)
+                                        for shared in shared_parameters(p, shared_fractions)]
+
+    # the run's own snapshot set
+    overlap = property(lambda self: self.sets[0].overlap)
+    energy = property(lambda self: self.sets[0].energy)
+    q = property(lambda self: self.sets[0].q)
+    link_overlap = property(lambda self: self.sets[0].link_overlap)
+    snapshots_done = property(lambda self: self.sets[0].snapshots_done)
+
+    def _checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {name: getattr(self, name) for name in _STATE_ARRAYS}
+        for i, snapshots in enumerate(self.sets):
+            prefix = "" if i == 0 else f"shared{i}_"
+            arrays |= {prefix + name: getattr(snapshots, name) for name in snapshots.arrays}
+        return arrays
+
+    def _parameters_json(self) -> str:
+        stored = self.sets[0].params.to_dict()
+        if len(self.sets) > 1:
+            stored["shared_fractions"] = [s.params.sweep_fraction for s in self.sets[1:]]
+        return json.dumps(stored, sort_keys=True)
 
     # -- checkpointing -------------------------------------------------------------
     def save(self, path: Path, params: SimulationParameters) -> None:
         """Write the state to ``path`` (NumPy .npz format, whatever its name) atomically,
         creating its directory."""
-        arrays = {name: getattr(self, name) for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
+        arrays = self._checkpoint_arrays()
+        counters = np.array([self.sweeps_done] + [s.snapshots_done for s in self.sets])
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as stream:  # a file object: np.savez appends no ".npz" to the name
-                np.savez(stream, parameters=json.dumps(params.to_dict(), sort_keys=True),
-                         counters=np.array([self.sweeps_done, self.snapshots_done]), **arrays)
+                np.savez(stream, parameters=self._parameters_json(), counters=counters, **arrays)
 
         atomic_write(path, write)
 
@@ -205,41 +285,53 @@ class SimulationState:
         try:
             with np.load(path, allow_pickle=False) as data:
                 stored = json.loads(str(data["parameters"]))
-                arrays = {name: data[name] for name in _STATE_ARRAYS + _SNAPSHOT_ARRAYS}
+                arrays = {name: data[name] for name in self._checkpoint_arrays()}
                 counters = data["counters"]
         except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
             raise SettingsError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}); "
                                 "delete it to start afresh", key="checkpoint") from exc
         stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
-        current = json.loads(json.dumps(params.to_dict(), sort_keys=True))
+        current = json.loads(self._parameters_json())
         differing = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
         if differing:
             changes = ", ".join(f"{k}: checkpoint {stored.get(k)}, now {current.get(k)}" for k in differing)
             raise SettingsError(f"checkpoint {path} was written for other parameters ({changes}); "
                                 "delete it or use another --checkpoint path", key="checkpoint")
         for name, value in arrays.items():
-            if value.shape != getattr(self, name).shape:
-                raise SettingsError(f"checkpoint {path}: array {name!r} has shape "
-                                    f"{value.shape}, expected {getattr(self, name).shape}", key="checkpoint")
-            getattr(self, name)[...] = value
-        self.sweeps_done, self.snapshots_done = (int(c) for c in counters)
+            if value.shape != self._checkpoint_arrays()[name].shape:
+                raise SettingsError(f"checkpoint {path}: array {name!r} has shape {value.shape}, expected "
+                                    f"{self._checkpoint_arrays()[name].shape}", key="checkpoint")
+            self._checkpoint_arrays()[name][...] = value
+        self.sweeps_done = int(counters[0])
+        for snapshots, done in zip(self.sets, counters[1:]):
+            snapshots.snapshots_done = int(done)
 
     # -- measurement ---------------------------------------------------------------
-    def record_snapshot(self, neighbour_table: np.ndarray) -> None:
-        """Store overlaps, energies per spin, q and q_l of the current configurations."""
+    def record_snapshot(self, neighbour_table: np.ndarray, snapshots: SnapshotSet | None = None) -> None:
+        """Store overlaps, energies per spin, q and q_l of the current configurations in
+        ``snapshots`` (default: the run's own set); a frozen set also copies the log bins at its
+        first snapshot and the swap counts at its last."""
+        snapshots = self.sets[0] if snapshots is None else snapshots
         N = neighbour_table.shape[0]
-        k = self.snapshots_done
+        k = snapshots.snapshots_done
+        if snapshots.frozen and k == 0:
+            n_bins = snapshots.params.n_log_bins
+            for name in ("bin_energy", "bin_q2", "bin_link"):
+                getattr(snapshots, name)[...] = getattr(self, name)[..., :n_bins]
         slots = self.slot_at_temp[..., None]  # (n_inst, 2, n_T, 1)
         sa = np.take_along_axis(self.spins[:, 0], slots[:, 0], axis=1)
         sb = np.take_along_axis(self.spins[:, 1], slots[:, 1], axis=1)
         qi = sa * sb
-        self.overlap[:, :, k] = qi
-        self.energy[:, :, k] = np.take_along_axis(self.energies, self.slot_at_temp, axis=2).transpose(0, 2, 1) / N
-        self.q[:, :, k] = qi.mean(axis=-1, dtype=np.float64)
+        snapshots.overlap[:, :, k] = qi
+        snapshots.energy[:, :, k] = (np.take_along_axis(self.energies, self.slot_at_temp, axis=2)
+                                     .transpose(0, 2, 1) / N)
+        snapshots.q[:, :, k] = qi.mean(axis=-1, dtype=np.float64)
         nb = neighbour_table[:, :3]
         qf = qi.astype(np.float64)
-        self.link_overlap[:, :, k] = np.mean(qf[..., :, None] * qf[..., nb], axis=(-2, -1))
-        self.snapshots_done += 1
+        snapshots.link_overlap[:, :, k] = np.mean(qf[..., :, None] * qf[..., nb], axis=(-2, -1))
+        snapshots.snapshots_done += 1
+        if snapshots.frozen and snapshots.done:
+            snapshots.swap_accepted[...] = self.swap_accepted
 
 
 def _run(state: SimulationState, params: SimulationParameters, neighbour_table: np.ndarray,
@@ -256,7 +348,8 @@ def total_sweeps(params: SimulationParameters) -> int:
 
 def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.PathLike | None = None,
         checkpoint_every: float = 600.0, progress: Callable[[int], None] | None = None,
-        stop: Callable[[], int | None] | None = None) -> SimulationState:
+        stop: Callable[[], int | None] | None = None,
+        shared_fractions: Sequence[float] = ()) -> SimulationState:
     """Run (or resume) a simulation job and return its final state.
 
     Parameters
@@ -273,12 +366,18 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
         Called after every kernel call (about a second of work); a signal number instead
         of None (``sgpoison.cli._common.termination_signals``) ends the run: the
         checkpoint, if any, is written and :class:`~sgpoison.errors.Interrupted` raised.
+    shared_fractions : sequence of float
+        Sweep fractions g < ``params.sweep_fraction`` whose snapshot sets the run also records
+        (``state.sets[1:]``): N_con snapshots from sweep round(g N_sw) on, ``measure_interval``
+        apart, with the log bins of the first round(g N_sw) sweeps. The chain is the run's own,
+        so these sets are what a separate run of fraction g records, up to the rounding of the
+        energies in the swap decisions of measuring sweeps (``docs/workflow.md``).
 
     Raises
     ------
     SettingsError (a ValueError)
-        If ``threads`` is not in [1, 2^31 - 1], ``checkpoint_every < 0`` or the checkpoint does
-        not match ``params``.
+        If ``threads`` is not in [1, 2^31 - 1], ``checkpoint_every < 0``, a shared fraction is
+        invalid (:func:`shared_parameters`) or the checkpoint does not match.
     Interrupted
         When ``stop`` returns a signal number.
     """
@@ -287,7 +386,7 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
     if not checkpoint_every >= 0:
         raise SettingsError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}",
                             key="checkpoint_every")
-    state = SimulationState(params)
+    state = SimulationState(params, shared_fractions)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
         state.load(ckpt, params)
@@ -299,18 +398,17 @@ def run(params: SimulationParameters, threads: int = 1, checkpoint: str | os.Pat
     chunk = max(1, _FLIPS_PER_CALL * kernels.RELATIVE_SPEED[params.kernel] // flips_per_sweep)
     last_save = time.monotonic()
     n_run = params.n_sweeps_run
-    while state.snapshots_done < params.n_snapshots:
-        if state.sweeps_done < n_run:  # thermalization with log-binned measurements
-            n = min(chunk, n_run - state.sweeps_done)
-            _run(state, params, table, betas, n, True, threads)
-        else:
-            target = n_run + state.snapshots_done * params.measure_interval
-            if state.sweeps_done == target:
-                state.record_snapshot(table)
-                n = 0
-            else:
-                n = min(chunk, target - state.sweeps_done)
-                _run(state, params, table, betas, n, False, threads)
+    while not state.sets[0].done:
+        due = [s for s in state.sets if not s.done and s.next_snapshot == state.sweeps_done]
+        for snapshots in due:
+            state.record_snapshot(table, snapshots)
+        n = 0
+        if not due:
+            # thermalization (log-binned measurements) up to n_run, stopping at every snapshot
+            end = min([s.next_snapshot for s in state.sets if not s.done]
+                      + ([n_run] if state.sweeps_done < n_run else []))
+            n = min(chunk, end - state.sweeps_done)
+            _run(state, params, table, betas, n, state.sweeps_done < n_run, threads)
         if progress and n:
             progress(n)
         signum = stop() if stop is not None else None
@@ -334,8 +432,22 @@ def _interruption(state: SimulationState, params: SimulationParameters, ckpt: Pa
 
 
 def to_dataset(state: SimulationState, params: SimulationParameters) -> xr.Dataset:
-    """Assemble the documented NetCDF dataset (``docs/data-format.md``) from a finished state."""
+    """Assemble the documented NetCDF dataset (``docs/data-format.md``) of the snapshot set of
+    ``params`` (the run's own, or a shared fraction's: :func:`shared_parameters`) from a finished
+    state. A shared set's file records ``recorded_in_run_with_sweep_fraction``.
+
+    Raises
+    ------
+    ValueError
+        If the state has no snapshot set of ``params``.
+    """
     p = params
+    try:
+        snapshots = next(s for s in state.sets if s.params == p)
+    except StopIteration:
+        raise ValueError(f"the run recorded no snapshot set of sweep fraction {p.sweep_fraction:g} "
+                         f"with these parameters") from None
+    bins = snapshots if snapshots.frozen else state
     L, N = p.L, p.L**3
     n_inst = len(p.instances)
     start, stop, count = log_bins(p.n_sweeps_run)
@@ -343,15 +455,15 @@ def to_dataset(state: SimulationState, params: SimulationParameters) -> xr.Datas
     grid = (n_inst, p.n_temps, p.n_snapshots, L, L, L)
     ds = xr.Dataset(
         data_vars={
-            "overlap": (("instance", "temperature", "snapshot", "x", "y", "z"), state.overlap.reshape(grid)),
-            "energy": (("instance", "temperature", "snapshot", "replica"), state.energy),
-            "q": (("instance", "temperature", "snapshot"), state.q),
-            "link_overlap": (("instance", "temperature", "snapshot"), state.link_overlap),
-            "energy_log_binned": (("instance", "temperature", "log_bin"), state.bin_energy / count),
-            "q2_log_binned": (("instance", "temperature", "log_bin"), state.bin_q2 / count),
-            "link_overlap_log_binned": (("instance", "temperature", "log_bin"), state.bin_link / count),
+            "overlap": (("instance", "temperature", "snapshot", "x", "y", "z"), snapshots.overlap.reshape(grid)),
+            "energy": (("instance", "temperature", "snapshot", "replica"), snapshots.energy),
+            "q": (("instance", "temperature", "snapshot"), snapshots.q),
+            "link_overlap": (("instance", "temperature", "snapshot"), snapshots.link_overlap),
+            "energy_log_binned": (("instance", "temperature", "log_bin"), bins.bin_energy / count),
+            "q2_log_binned": (("instance", "temperature", "log_bin"), bins.bin_q2 / count),
+            "link_overlap_log_binned": (("instance", "temperature", "log_bin"), bins.bin_link / count),
             "swap_acceptance": (("instance", "temperature_pair", "replica"),
-                                state.swap_accepted.transpose(0, 2, 1) / swaps),
+                                bins.swap_accepted.transpose(0, 2, 1) / swaps),
             "couplings": (("instance", "x", "y", "z", "direction"), state.couplings),
             "instance_seed": (("instance",), np.array(
                 [instance_seed(p.seed, p.disorder, n) for n in p.instances], dtype=np.uint64)),
@@ -382,35 +494,51 @@ def to_dataset(state: SimulationState, params: SimulationParameters) -> xr.Datas
         swap_interval=p.swap_interval, seed=p.seed, ladder=p.ladder,
         n_spins=N, **provenance(params_dict),
     )
+    if snapshots.frozen:
+        ds.attrs["recorded_in_run_with_sweep_fraction"] = state.sets[0].params.sweep_fraction
     return ds
 
 
 def simulate(params: SimulationParameters, out: str | os.PathLike, threads: int = 1,
              checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 600.0,
              progress: Callable[[int], None] | None = None,
-             stop: Callable[[], int | None] | None = None) -> Path:
-    """Run a simulation job and write its NetCDF file atomically; remove the checkpoint after.
+             stop: Callable[[], int | None] | None = None,
+             shared: Sequence[tuple[float, str | os.PathLike]] = ()) -> Path:
+    """Run a simulation job and write its NetCDF file(s) atomically; remove the checkpoint after.
 
-    ``stop``: see :func:`run`.
+    ``stop``: see :func:`run`. ``shared``: (sweep fraction g, output file) pairs of the snapshot
+    sets the run also records (``shared_fractions`` of :func:`run`), one file each.
 
     Returns
     -------
     pathlib.Path
-        The written file.
+        The written file ``out`` (the shared fractions' files are at the paths given).
 
     Raises
     ------
     SettingsError (a ValueError)
-        If ``checkpoint`` and ``out`` are the same file (the finished output would be
-        removed as the checkpoint), and as :func:`run`.
+        If two of ``checkpoint``, ``out`` and the shared outputs are the same file (a finished
+        output would be overwritten or removed as the checkpoint), and as :func:`run`.
     """
-    if checkpoint is not None and os.path.realpath(checkpoint) == os.path.realpath(out):
-        raise SettingsError(f"the checkpoint {checkpoint} is the output file {out}; "
-                            "give the checkpoint another name", key="checkpoint")
-    state = run(params, threads=threads, checkpoint=checkpoint,
-                checkpoint_every=checkpoint_every, progress=progress, stop=stop)
-    ds = to_dataset(state, params)
-    path = write_netcdf(ds, out, encoding=overlap_encoding(ds))
+    outs = [out] + [path for _, path in shared]
+    seen = {}
+    for path in outs:
+        if checkpoint is not None and os.path.realpath(checkpoint) == os.path.realpath(path):
+            raise SettingsError(f"the checkpoint {checkpoint} is the output file {path}; "
+                                "give the checkpoint another name", key="checkpoint")
+        if os.path.realpath(path) in seen:
+            raise SettingsError(f"two outputs are the same file: {seen[os.path.realpath(path)]} and {path}",
+                                key="out")
+        seen[os.path.realpath(path)] = path
+    fractions = [g for g, _ in shared]
+    shared_params = {g.sweep_fraction: g for g in shared_parameters(params, fractions)}
+    state = run(params, threads=threads, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                progress=progress, stop=stop, shared_fractions=fractions)
+    for g, path in shared:
+        ds = to_dataset(state, shared_params[float(g)])
+        write_netcdf(ds, path, encoding=overlap_encoding(ds))
+    ds = to_dataset(state, params)  # last: a present ``out`` means every file of the job is written
+    written = write_netcdf(ds, out, encoding=overlap_encoding(ds))
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
-    return path
+    return written

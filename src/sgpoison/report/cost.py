@@ -10,7 +10,8 @@ What is counted (an estimate, from the configuration validated against the schem
 
 * **simulate** (Gaussian, bimodal): every simulation of the study
   (:func:`sgpoison.config.job_settings`: every Gaussian row at every sweep fraction a scenario
-  uses, bimodal at f = 1), spin-flip attempts x t_flip of the disorder, one core per job
+  uses, bimodal at f = 1 -- with ``simulation.share_sweep_fractions`` the smaller Gaussian
+  fractions cost nothing beyond the largest one's runs), spin-flip attempts x t_flip of the disorder, one core per job
   (a job with 2 threads costs at least as many core-hours); jobs of
   ``simulation.batch_size`` instances, the longest a full batch.
 * **audit** (when ``audit.noise_estimate`` with ``audit.noise_classifier: cnn``; a null-model
@@ -89,15 +90,21 @@ def wall_hours(core_hours: float, longest_hours: float, cores: int) -> float:
 def simulation_costs(config: Mapping, t_flip: Mapping[str, float]) -> list[CostRow]:
     """Rows of the simulate stages of a validated ``config``; ``t_flip``: ns per spin-flip
     attempt by disorder (``gaussian``, ``bimodal``)."""
-    from sgpoison.config import job_settings
+    from sgpoison.config import gaussian_sweep_fractions, job_settings, shared_sweep_fractions
     from sgpoison.mc.cost import spin_flip_attempts
 
     batch = config["simulation"]["batch_size"]
+    shared = shared_sweep_fractions(config)
     rows = []
     for params in job_settings(config)["simulation"]:
-        seconds = spin_flip_attempts(params) * t_flip[params.disorder] * 1e-9
+        detail = f"f={params.sweep_fraction:g}"
         n = params.instance_stop - params.instance_start
-        rows.append(CostRow(f"simulate {params.disorder}", params.L, f"f={params.sweep_fraction:g}",
+        if params.disorder == "gaussian" and params.sweep_fraction in shared:  # recorded in the longest run
+            detail += f", in the f={gaussian_sweep_fractions(config)[0]:g} runs"
+            rows.append(CostRow(f"simulate {params.disorder}", params.L, detail, 0, 0.0, 0.0, 1))
+            continue
+        seconds = spin_flip_attempts(params) * t_flip[params.disorder] * 1e-9
+        rows.append(CostRow(f"simulate {params.disorder}", params.L, detail,
                             math.ceil(n / batch), seconds / 3600, seconds * min(batch, n) / n / 3600, 1))
     return rows
 
