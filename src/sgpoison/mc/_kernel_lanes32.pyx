@@ -295,27 +295,40 @@ cdef extern from *:
        integers below 2^24 (N <= 2^22 is checked), so the float32 sums are exact in any order. */
     static __attribute__((noinline)) void sgf_overlaps(
             const float *a, const float *b, Py_ssize_t n_sites, const int32_t *offsets,
-            double *q, double *q_link) {
+            float *qbuf, double *q, double *q_link) {
+        /* q_j = a_j b_j once per site into qbuf ((n_sites, SGF_WIDTH) floats), then
+           q_l = sum_j q_j (q_+x + q_+y + q_+z); float32 sums of small integers are exact */
         for (int p = 0; p < SGF_PARTS; p++) {
             const float *ap = a + p * SGF_WIDTH, *bp = b + p * SGF_WIDTH;
             const sgf_vf zero = sgf_load(a) * 0.0f;
             sgf_vf q_even = zero, q_odd = zero, link_even = zero, link_odd = zero;   /* two chains */
-            #define SGF_SITE_OVERLAPS(j, q_acc, link_acc) do { \
-                const int32_t *o = offsets + 6 * (j); \
-                sgf_vf qj = sgf_load(ap + SGF_LANES * (j)) * sgf_load(bp + SGF_LANES * (j)); \
-                sgf_vf forward = sgf_load(ap + o[0]) * sgf_load(bp + o[0]) \
-                                 + sgf_load(ap + o[1]) * sgf_load(bp + o[1]) \
-                                 + sgf_load(ap + o[2]) * sgf_load(bp + o[2]); \
-                q_acc += qj; \
-                link_acc += qj * forward; \
-            } while (0)
             Py_ssize_t j = 0;
             for (; j + 1 < n_sites; j += 2) {
-                SGF_SITE_OVERLAPS(j, q_even, link_even);
-                SGF_SITE_OVERLAPS(j + 1, q_odd, link_odd);
+                sgf_vf q0 = sgf_load(ap + SGF_LANES * j) * sgf_load(bp + SGF_LANES * j);
+                sgf_vf q1 = sgf_load(ap + SGF_LANES * (j + 1)) * sgf_load(bp + SGF_LANES * (j + 1));
+                sgf_store(qbuf + SGF_WIDTH * j, q0);
+                sgf_store(qbuf + SGF_WIDTH * (j + 1), q1);
+                q_even += q0;
+                q_odd += q1;
             }
-            if (j < n_sites) SGF_SITE_OVERLAPS(j, q_even, link_even);
-            #undef SGF_SITE_OVERLAPS
+            if (j < n_sites) {
+                sgf_vf q0 = sgf_load(ap + SGF_LANES * j) * sgf_load(bp + SGF_LANES * j);
+                sgf_store(qbuf + SGF_WIDTH * j, q0);
+                q_even += q0;
+            }
+            #define SGF_SITE_LINK(j, link_acc) do { \
+                const int32_t *o = offsets + 6 * (j);   /* SGF_LANES x neighbour position */ \
+                link_acc += sgf_load(qbuf + SGF_WIDTH * (j)) \
+                            * (sgf_load(qbuf + o[0] / SGF_LANES * SGF_WIDTH) \
+                               + sgf_load(qbuf + o[1] / SGF_LANES * SGF_WIDTH) \
+                               + sgf_load(qbuf + o[2] / SGF_LANES * SGF_WIDTH)); \
+            } while (0)
+            for (j = 0; j + 1 < n_sites; j += 2) {
+                SGF_SITE_LINK(j, link_even);
+                SGF_SITE_LINK(j + 1, link_odd);
+            }
+            if (j < n_sites) SGF_SITE_LINK(j, link_even);
+            #undef SGF_SITE_LINK
             sgf_vf q_sum[2] = {q_even, q_odd}, link_sum[2] = {link_even, link_odd};
             sgf_store_d(q + p * SGF_WIDTH, sgf_widen(q_sum[0] + q_sum[1]));
             sgf_store_d(q_link + p * SGF_WIDTH, sgf_widen(link_sum[0] + link_sum[1]));
@@ -338,7 +351,7 @@ cdef extern from *:
     void sgf_energy(const float* spins, const float* couplings, const int32_t* offsets,
                     Py_ssize_t n_sites, double* energy) noexcept nogil
     void sgf_overlaps(const float* a, const float* b, Py_ssize_t n_sites, const int32_t* offsets,
-                      double* q, double* q_link) noexcept nogil
+                      float* qbuf, double* q, double* q_link) noexcept nogil
     void sgf_exp_array(const float* x, float* out, Py_ssize_t n) noexcept nogil
 
 #: instances per batch (vector lanes)
@@ -442,6 +455,7 @@ cdef struct Batch:
     Py_ssize_t n_sites
     float* spins           # (2, n_T, N, LANES): replica, temperature, checkerboard site
     float* couplings       # (N, 6, LANES)
+    float* qbuf            # (N, LANES) scratch: site overlaps
     double* energies       # (2, n_T, LANES)
     uint32_t* rng          # (2, 4, LANES) xoshiro128 state of each (replica, lane)
     int32_t* mask          # (LANES,) scratch: lanes that accept a swap
@@ -555,7 +569,7 @@ cdef void _measure(Batch* bt, const int32_t* offsets, Py_ssize_t t, Py_ssize_t b
         for r in range(2):
             sgf_energy(_row(bt, r, t), bt.couplings, offsets, n_sites,
                        bt.energies + (r * bt.n_temps + t) * SGF_LANES)
-    sgf_overlaps(_row(bt, 0, t), _row(bt, 1, t), n_sites, offsets, bt.q, bt.q_link)
+    sgf_overlaps(_row(bt, 0, t), _row(bt, 1, t), n_sites, offsets, bt.qbuf, bt.q, bt.q_link)
     for l in range(bt.n_real):
         q = bt.q[l] / n_sites
         bin_energy[bt.first + l, t, bin_index] += (
@@ -616,6 +630,7 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
     bt.n_sites = spins.shape[3]
     bt.spins = &b_spins[worker, 0]
     bt.couplings = &b_couplings[worker, 0]
+    bt.qbuf = bt.couplings + bt.n_sites * 6 * SGF_LANES
     bt.first_white = first_white
     bt.rng = &b_rng[worker, 0]
     bt.mask = &b_mask[worker, 0]
@@ -669,7 +684,7 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
     order_np, offsets_np, white = _lattice_tables(np.asarray(neighbours))
     cdef Py_ssize_t first_white = white
     buf_spins = _aligned_empty(n_workers, 2 * n_temps * n_sites * SGF_LANES, np.float32)
-    buf_couplings = _aligned_empty(n_workers, n_sites * 6 * SGF_LANES, np.float32)
+    buf_couplings = _aligned_empty(n_workers, n_sites * 7 * SGF_LANES, np.float32)  # and qbuf
     buf_small = _aligned_empty(n_workers, (2 + 2 * n_temps) * SGF_LANES, np.float64)
     buf_rng = _aligned_empty(n_workers, 2 * 4 * SGF_LANES, np.uint32)
     buf_mask = _aligned_empty(n_workers, SGF_LANES, np.int32)

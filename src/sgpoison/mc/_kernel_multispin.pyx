@@ -62,6 +62,7 @@ import numpy as np
 cimport numpy as cnp
 from cython.parallel cimport prange, threadid
 from libc.math cimport exp, fabs
+from libc.string cimport memset
 from libc.stdint cimport uint64_t, uint32_t
 ctypedef cnp.int64_t int64_t
 ctypedef cnp.int32_t int32_t
@@ -145,13 +146,13 @@ cdef extern from *:
         c->n_planes = n_planes;
     }
 
-    static inline void msc_counter_flush(msc_counter *c) {
-        msc_v zero = c->pending[0] ^ c->pending[0];
-        for (int k = c->n; k < 7; k++) c->pending[k] = zero;
+    /* planes += p0 + ... + p6 (a 3-bit carry-save sum, then a ripple add) */
+    static inline void msc_counter_push7(msc_counter *c, msc_v p0, msc_v p1, msc_v p2, msc_v p3,
+                                         msc_v p4, msc_v p5, msc_v p6) {
         msc_v s1, c1, s2, c2, b0, c3, b1, b2;
-        msc_add3(c->pending[0], c->pending[1], c->pending[2], &s1, &c1);
-        msc_add3(c->pending[3], c->pending[4], c->pending[5], &s2, &c2);
-        msc_add3(s1, s2, c->pending[6], &b0, &c3);
+        msc_add3(p0, p1, p2, &s1, &c1);
+        msc_add3(p3, p4, p5, &s2, &c2);
+        msc_add3(s1, s2, p6, &b0, &c3);
         msc_add3(c1, c2, c3, &b1, &b2);
         msc_v carry = c->planes[0] & b0;                       /* planes += b2 b1 b0 */
         c->planes[0] ^= b0;
@@ -165,6 +166,13 @@ cdef extern from *:
             c->planes[b] ^= carry;
             carry = t;
         }
+    }
+
+    static inline void msc_counter_flush(msc_counter *c) {
+        msc_v zero = c->pending[0] ^ c->pending[0];
+        for (int k = c->n; k < 7; k++) c->pending[k] = zero;
+        msc_counter_push7(c, c->pending[0], c->pending[1], c->pending[2], c->pending[3],
+                          c->pending[4], c->pending[5], c->pending[6]);
         c->n = 0;
     }
 
@@ -176,15 +184,24 @@ cdef extern from *:
     /* a[k] bit l <-> a[l] bit k (Hacker's Delight, sec. 7-3, for 64 x 64 bits) */
     static void msc_transpose(uint64_t a[64]);
 
+    /* msc_transpose of the MSC_W rows' 64 x 64 bit matrices at once: a[k][e] bit l <-> a[l][e] bit k */
+    static void msc_transpose_rows(msc_v a[64]) {
+        uint64_t m = 0x00000000FFFFFFFFULL;
+        for (int j = 32; j; j >>= 1, m ^= m << j)
+            for (int k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+                msc_v t = ((a[k] >> j) ^ a[k | j]) & m;
+                a[k] ^= t << j;
+                a[k | j] ^= t;
+            }
+    }
+
     /* counts[row][lane] for the rows e = 0, step, 2 step, ... < MSC_W of n_planes bit planes */
     static void msc_planes_read(const msc_v *planes, int n_planes, uint32_t *counts, int step) {
-        uint64_t words[MSC_PLANES][MSC_W], a[64];
-        memcpy(words, planes, sizeof(msc_v) * n_planes);
-        for (int e = 0; e < MSC_W; e += step) {
-            for (int b = 0; b < 64; b++) a[b] = b < n_planes ? words[b][e] : 0;
-            msc_transpose(a);                                   /* a[l] = count of lane l */
-            for (int l = 0; l < 64; l++) counts[e * 64 + l] = (uint32_t)a[l];
-        }
+        msc_v a[64];
+        for (int b = 0; b < 64; b++) a[b] = b < n_planes ? planes[b] : planes[0] ^ planes[0];
+        msc_transpose_rows(a);                                  /* a[l][e] = count of row e, lane l */
+        for (int e = 0; e < MSC_W; e += step)
+            for (int l = 0; l < 64; l++) counts[e * 64 + l] = (uint32_t)a[l][e];
     }
 
     /* dst += src << shift, bit-sliced over n_planes planes (the sum must fit) */
@@ -355,32 +372,84 @@ cdef extern from *:
     /* Overlaps of two chunks a and b (MSC_W rows each, (t, r = 0), (t, r = 1), (t + 1, 0), ...;
        spins_a, spins_b: their first word, sites MSC_ROWS words apart; b may equal a): with
        d = s^0 ^ s^1 (1 where q_i = -1), counts[lane e][bit] of d over the sites to q_counts and
-       of d_i ^ d_j over the +x, +y, +z bonds to link_counts, in one pass; lane e even belongs
-       to row e of a, lane e odd to row e - 1 of b (the rows 2k + 1 would repeat rows 2k). The
-       three bond words of a site go through a full adder first (weights 1 and 2). */
+       of d_i ^ d_j over the +x, +y, +z bonds to link_counts; lane e even belongs to row e of a,
+       lane e odd to row e - 1 of b (the rows 2k + 1 would repeat rows 2k). d is formed once per
+       site into diff ((n_sites, MSC_W) words), then the three bond words of a site go through
+       a full adder (weights 1 and 2). */
     static __attribute__((noinline)) void msc_overlaps(
             const uint64_t *spins_a, const uint64_t *spins_b, const int32_t *offsets,
-            Py_ssize_t n_sites, uint32_t *q_counts, uint32_t *link_counts) {
+            Py_ssize_t n_sites, uint64_t *diff, uint32_t *q_counts, uint32_t *link_counts) {
         msc_counter cq, cl1, cl2;
         msc_counter_init(&cq, msc_planes_for(n_sites));
         msc_counter_init(&cl1, msc_planes_for(3 * n_sites));
         msc_counter_init(&cl2, msc_planes_for(3 * n_sites));
-        for (Py_ssize_t i = 0; i < n_sites; i++) {
-            const int32_t *o = offsets + 6 * i;
+        Py_ssize_t i = 0;
+        for (; i + 7 <= n_sites; i += 7) {                    /* 7 sites per carry-save sum */
+            msc_v d[7];
+            for (int k = 0; k < 7; k++) {
+                d[k] = msc_merge(spins_a + MSC_ROWS * (i + k), spins_b + MSC_ROWS * (i + k));
+                msc_store(diff + MSC_W * (i + k), d[k]);
+            }
+            msc_counter_push7(&cq, d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+        }
+        for (; i < n_sites; i++) {
             msc_v di = msc_merge(spins_a + MSC_ROWS * i, spins_b + MSC_ROWS * i);
+            msc_store(diff + MSC_W * i, di);
             msc_counter_add(&cq, di);
-            msc_v ones, twos;
-            msc_add3(di ^ msc_merge(spins_a + o[0], spins_b + o[0]),
-                     di ^ msc_merge(spins_a + o[1], spins_b + o[1]),
-                     di ^ msc_merge(spins_a + o[2], spins_b + o[2]), &ones, &twos);
+        }
+        for (i = 0; i + 7 <= n_sites; i += 7) {
+            msc_v ones[7], twos[7];
+            for (int k = 0; k < 7; k++) {
+                const int32_t *o = offsets + 6 * (i + k);     /* MSC_ROWS x neighbour position */
+                msc_v di = msc_load(diff + MSC_W * (i + k));
+                msc_add3(di ^ msc_load(diff + o[0] / MSC_ROWS * MSC_W),
+                         di ^ msc_load(diff + o[1] / MSC_ROWS * MSC_W),
+                         di ^ msc_load(diff + o[2] / MSC_ROWS * MSC_W), &ones[k], &twos[k]);
+            }
+            msc_counter_push7(&cl1, ones[0], ones[1], ones[2], ones[3], ones[4], ones[5], ones[6]);
+            msc_counter_push7(&cl2, twos[0], twos[1], twos[2], twos[3], twos[4], twos[5], twos[6]);
+        }
+        for (; i < n_sites; i++) {
+            const int32_t *o = offsets + 6 * i;
+            msc_v di = msc_load(diff + MSC_W * i), ones, twos;
+            msc_add3(di ^ msc_load(diff + o[0] / MSC_ROWS * MSC_W),
+                     di ^ msc_load(diff + o[1] / MSC_ROWS * MSC_W),
+                     di ^ msc_load(diff + o[2] / MSC_ROWS * MSC_W), &ones, &twos);
             msc_counter_add(&cl1, ones);
             msc_counter_add(&cl2, twos);
         }
-        msc_counter_read(&cq, q_counts, 1);
+        if (cq.n) msc_counter_flush(&cq);
         msc_counter_flush(&cl1);
         msc_counter_flush(&cl2);
         msc_planes_add(cl1.planes, cl2.planes, 1, cl1.n_planes);
-        msc_planes_read(cl1.planes, cl1.n_planes, link_counts, 1);
+        int S = cq.n_planes, P = cl1.n_planes;
+        if (S + P <= 32) {          /* one transposition: d + 2^S d_l (both < 2^S, 2^P) */
+            msc_v both[32];
+            for (int b = 0; b < S; b++) both[b] = cq.planes[b];
+            for (int b = 0; b < P; b++) both[S + b] = cl1.planes[b];
+            msc_planes_read(both, S + P, q_counts, 1);
+            for (int k = 0; k < MSC_W * 64; k++) {
+                link_counts[k] = q_counts[k] >> S;
+                q_counts[k] &= (1u << S) - 1;
+            }
+        } else {
+            msc_planes_read(cq.planes, S, q_counts, 1);
+            msc_planes_read(cl1.planes, P, link_counts, 1);
+        }
+    }
+
+    /* the log-bin sums of one temperature's 64 lanes: e = (E_a + E_b) / 2N, q^2 with
+       q = 1 - 2 d / N, q_l = 1 - 2 d_l / 3N (the scalar kernel's formulas; counts < 2^24) */
+    static void msc_bins_add(double *restrict be, double *restrict bq, double *restrict bl,
+                             const double *restrict ea, const double *restrict eb,
+                             const uint32_t *restrict q_counts, const uint32_t *restrict link_counts,
+                             double n) {
+        for (int l = 0; l < 64; l++) {
+            double q = 1.0 - 2.0 * (double)(int32_t)q_counts[l] / n;
+            be[l] += (ea[l] + eb[l]) / (2.0 * n);
+            bq[l] += q * q;
+            bl[l] += 1.0 - 2.0 * (double)(int32_t)link_counts[l] / (3.0 * n);
+        }
     }
 
     /* a[k] bit l <-> a[l] bit k (Hacker's Delight, sec. 7-3, for 64 x 64 bits) */
@@ -514,8 +583,10 @@ cdef extern from *:
                    uint32_t* counts) noexcept nogil
     void msc_unsatisfied(const uint64_t* spins, const uint64_t* couplings, const int32_t* offsets,
                          Py_ssize_t n_sites, uint32_t* counts) noexcept nogil
+    void msc_bins_add(double* be, double* bq, double* bl, const double* ea, const double* eb,
+                      const uint32_t* q_counts, const uint32_t* link_counts, double n) noexcept nogil
     void msc_overlaps(const uint64_t* spins_a, const uint64_t* spins_b, const int32_t* offsets,
-                      Py_ssize_t n_sites, uint32_t* q_counts, uint32_t* link_counts) noexcept nogil
+                      Py_ssize_t n_sites, uint64_t* diff, uint32_t* q_counts, uint32_t* link_counts) noexcept nogil
     void msc_pack_row(int8_t* const* rows, Py_ssize_t n_sites, const int64_t* position,
                       uint64_t* dst, uint64_t* scratch) noexcept nogil
     void msc_unpack_row(int8_t* const* rows, Py_ssize_t n_sites, const int64_t* position,
@@ -582,6 +653,7 @@ cdef struct Batch:
     uint64_t* diff         # (N, 8) scratch (also for packing: 64 ceil(N / 64) <= 8 N words)
     uint64_t* swap_masks   # (8 n_groups,) scratch: instances swapping rows rho and rho + 2
     uint32_t* counts       # (3, 8, 64) scratch
+    double* bins           # (3, n_temps, 64) the current log bin of e, q^2, q_l (while measuring)
 
 
 cdef inline uint64_t* _word(const Batch* bt, Py_ssize_t row, Py_ssize_t i) noexcept nogil:
@@ -719,33 +791,53 @@ cdef void _parallel_tempering(Batch* bt, const double* betas, const double* swap
     msc_apply_swaps(bt.spins, bt.n_groups, bt.n_sites, 2 * bt.n_temps - 2, bt.swap_masks)
 
 
-cdef void _measure(Batch* bt, const int32_t* offsets, Py_ssize_t bin_index,
-                   double[:, :, ::1] bin_energy, double[:, :, ::1] bin_q2,
-                   double[:, :, ::1] bin_link) noexcept nogil:
-    """Log-binned e, q^2 and q_l, as the scalar kernel: q = 1 - 2 d / N, q_l = 1 - 2 d_l / 3N.
+cdef void _measure(Batch* bt, const int32_t* offsets) noexcept nogil:
+    """e, q^2 and q_l of every row pair added to bt.bins, as the scalar kernel: q = 1 - 2 d / N,
+    q_l = 1 - 2 d_l / 3N (bt.bins holds the current log bin: :func:`_bins_in`, :func:`_bins_out`).
 
     The rows are taken in chunks of MSC_W (chunk k = rows k MSC_W ...), two chunks per pass.
     """
-    cdef Py_ssize_t k, kb, e, l, t, row
+    cdef Py_ssize_t k, kb, e, t, row
     cdef Py_ssize_t n_chunks = (2 * bt.n_temps + MSC_W - 1) // MSC_W
-    cdef double q, n = bt.n_sites
+    cdef double n = bt.n_sites
     cdef uint32_t* q_counts = bt.counts
     cdef uint32_t* link_counts = bt.counts + MSC_ROWS * 64
     for k in range(0, n_chunks, 2):
         kb = k + 1 if k + 1 < n_chunks else k
-        msc_overlaps(_word(bt, k * MSC_W, 0), _word(bt, kb * MSC_W, 0), offsets, bt.n_sites,
+        msc_overlaps(_word(bt, k * MSC_W, 0), _word(bt, kb * MSC_W, 0), offsets, bt.n_sites, bt.diff,
                      q_counts, link_counts)
         for e in range(MSC_W):
             row = (k * MSC_W + e) if e % 2 == 0 else (kb * MSC_W + e - 1)
             t = row // 2
             if t >= bt.n_temps or (e % 2 == 1 and kb == k):
                 continue
-            for l in range(bt.n_real):
-                q = 1.0 - 2.0 * q_counts[e * 64 + l] / n
-                bin_energy[bt.first + l, t, bin_index] += (
-                    bt.energies[(2 * t) * 64 + l] + bt.energies[(2 * t + 1) * 64 + l]) / (2.0 * n)
-                bin_q2[bt.first + l, t, bin_index] += q * q
-                bin_link[bt.first + l, t, bin_index] += 1.0 - 2.0 * link_counts[e * 64 + l] / (3.0 * n)
+            msc_bins_add(bt.bins + t * 64, bt.bins + (bt.n_temps + t) * 64,
+                         bt.bins + (2 * bt.n_temps + t) * 64, bt.energies + (2 * t) * 64,
+                         bt.energies + (2 * t + 1) * 64, q_counts + e * 64, link_counts + e * 64, n)
+
+
+cdef void _bins_in(Batch* bt, Py_ssize_t bin_index, double[:, :, ::1] bin_energy,
+                   double[:, :, ::1] bin_q2, double[:, :, ::1] bin_link) noexcept nogil:
+    """Copy log bin ``bin_index`` of the batch's instances to bt.bins (padding lanes 0), so that
+    the sums go on in the order of the sweeps, whatever the calls."""
+    cdef Py_ssize_t l, t
+    memset(bt.bins, 0, 3 * bt.n_temps * 64 * sizeof(double))
+    for l in range(bt.n_real):
+        for t in range(bt.n_temps):
+            bt.bins[t * 64 + l] = bin_energy[bt.first + l, t, bin_index]
+            bt.bins[(bt.n_temps + t) * 64 + l] = bin_q2[bt.first + l, t, bin_index]
+            bt.bins[(2 * bt.n_temps + t) * 64 + l] = bin_link[bt.first + l, t, bin_index]
+
+
+cdef void _bins_out(Batch* bt, Py_ssize_t bin_index, double[:, :, ::1] bin_energy,
+                    double[:, :, ::1] bin_q2, double[:, :, ::1] bin_link) noexcept nogil:
+    """Store bt.bins as log bin ``bin_index`` of the batch's instances."""
+    cdef Py_ssize_t l, t
+    for l in range(bt.n_real):
+        for t in range(bt.n_temps):
+            bin_energy[bt.first + l, t, bin_index] = bt.bins[t * 64 + l]
+            bin_q2[bt.first + l, t, bin_index] = bt.bins[(bt.n_temps + t) * 64 + l]
+            bin_link[bt.first + l, t, bin_index] = bt.bins[(2 * bt.n_temps + t) * 64 + l]
 
 
 cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] spins,
@@ -756,11 +848,11 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
                      const int64_t[::1] order, const int64_t[::1] position,
                      const int32_t* offsets, const double* betas, const double* swap_table,
                      uint64_t[:, ::1] b_words, double[:, ::1] b_energies, uint32_t[:, ::1] b_counts,
-                     int64_t first_sweep, int64_t n_sweeps, int64_t swap_interval,
+                     double[:, ::1] b_bins, int64_t first_sweep, int64_t n_sweeps, int64_t swap_interval,
                      bint measure, Py_ssize_t first_white, int8_t[::1] failed) noexcept nogil:
     """All sweeps of batch ``batch`` in the buffers of ``worker``; failed[batch] = 1 if J != +-1."""
     cdef Py_ssize_t n_inst = spins.shape[0]
-    cdef Py_ssize_t g, bin_index
+    cdef Py_ssize_t g, bin_index = -1, this_bin
     cdef int64_t sweep, tt
     cdef Batch bt
     bt.first = batch * 64
@@ -780,6 +872,7 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
     bt.first_white = first_white
     bt.energies = &b_energies[worker, 0]
     bt.counts = &b_counts[worker, 0]
+    bt.bins = &b_bins[worker, 0]
     if _load(&bt, spins, slot_at_temp, jn, rng_state, order, position, betas):
         failed[batch] = 1
         return
@@ -798,12 +891,19 @@ cdef void _run_batch(Py_ssize_t worker, Py_ssize_t batch, int8_t[:, :, :, ::1] s
         if (sweep + 1) % swap_interval == 0:
             _parallel_tempering(&bt, betas, swap_table, swap_accepted)
         if measure:
-            bin_index = 0
-            tt = sweep
+            tt = sweep   # log bin of the sweep: 0 for sweep 0, k for 2^(k-1) <= sweep < 2^k
+            this_bin = 0
             while tt > 0:
                 tt = tt >> 1
-                bin_index = bin_index + 1
-            _measure(&bt, offsets, bin_index, bin_energy, bin_q2, bin_link)
+                this_bin = this_bin + 1
+            if this_bin != bin_index:
+                if bin_index >= 0:
+                    _bins_out(&bt, bin_index, bin_energy, bin_q2, bin_link)
+                bin_index = this_bin
+                _bins_in(&bt, bin_index, bin_energy, bin_q2, bin_link)
+            _measure(&bt, offsets)
+    if bin_index >= 0:
+        _bins_out(&bt, bin_index, bin_energy, bin_q2, bin_link)
     _store(&bt, spins, slot_at_temp, energies, rng_state, position)
 
 
@@ -843,12 +943,14 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
     buf_words = _aligned_empty(n_workers, n_words + 8, np.uint64)
     buf_energies = np.empty((n_workers, n_groups * MSC_ROWS * 64))
     buf_counts = np.empty((n_workers, 3 * MSC_ROWS * 64), dtype=np.uint32)
+    buf_bins = np.empty((n_workers, 3 * n_temps * 64))
     cdef const int64_t[::1] order = order_np
     cdef const int64_t[::1] position = position_np
     cdef const int32_t[:, ::1] offsets = offsets_np
     cdef uint64_t[:, ::1] b_words = buf_words
     cdef double[:, ::1] b_energies = buf_energies
     cdef uint32_t[:, ::1] b_counts = buf_counts
+    cdef double[:, ::1] b_bins = buf_bins
     failed_np = np.zeros(n_batches, dtype=np.int8)
     cdef int8_t[::1] failed = failed_np
     cdef Py_ssize_t batch
@@ -856,7 +958,7 @@ def run_sweeps(cnp.int8_t[:, :, :, ::1] spins, cnp.int32_t[:, :, ::1] slot_at_te
         for batch in prange(n_batches, num_threads=n_workers, schedule="static", chunksize=1):
             _run_batch(threadid(), batch, spins, slot_at_temp, energies, neighbour_couplings,
                        rng_state, swap_accepted, bin_energy, bin_q2, bin_link, order, position,
-                       &offsets[0, 0], &betas[0], &table[0], b_words, b_energies, b_counts, first_sweep,
+                       &offsets[0, 0], &betas[0], &table[0], b_words, b_energies, b_counts, b_bins, first_sweep,
                        n_sweeps, swap_interval, measure, first_white, failed)
     if failed_np.any():
         raise ValueError("the multispin kernel needs bimodal couplings J = +-1; instances "
