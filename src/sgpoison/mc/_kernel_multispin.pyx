@@ -77,6 +77,7 @@ cdef extern from *:
     """
     #include <stdint.h>
     #include <string.h>
+    #include <stddef.h>
     #include <math.h>
     #include <immintrin.h>
 
@@ -136,49 +137,69 @@ cdef extern from *:
         *carry = (a & b) | (u & c);
     }
 
-    /* Vertical (per bit, per row) counter of MSC_W rows: planes[b] holds bit b of every count.
-       Words are added 7 at a time: a 3-bit carry-save sum, then a ripple add into the
-       n_planes planes in use. */
-    typedef struct { msc_v planes[MSC_PLANES]; msc_v pending[7]; int n, n_planes; } msc_counter;
-
-    static inline void msc_counter_init(msc_counter *c, int n_planes) {
-        memset(c, 0, sizeof *c);
-        c->n_planes = n_planes;
-    }
-
-    /* planes += p0 + ... + p6 (a 3-bit carry-save sum, then a ripple add) */
-    static inline void msc_counter_push7(msc_counter *c, msc_v p0, msc_v p1, msc_v p2, msc_v p3,
-                                         msc_v p4, msc_v p5, msc_v p6) {
-        msc_v s1, c1, s2, c2, b0, c3, b1, b2;
-        msc_add3(p0, p1, p2, &s1, &c1);
-        msc_add3(p3, p4, p5, &s2, &c2);
-        msc_add3(s1, s2, p6, &b0, &c3);
-        msc_add3(c1, c2, c3, &b1, &b2);
-        msc_v carry = c->planes[0] & b0;                       /* planes += b2 b1 b0 */
-        c->planes[0] ^= b0;
-        msc_v sum;
-        msc_add3(c->planes[1], b1, carry, &sum, &carry);
-        c->planes[1] = sum;
-        msc_add3(c->planes[2], b2, carry, &sum, &carry);
-        c->planes[2] = sum;
-        for (int b = 3; b < c->n_planes && msc_any(carry); b++) {
-            msc_v t = c->planes[b] & carry;
-            c->planes[b] ^= carry;
-            carry = t;
+    /* planes += word << shift (the sum must fit in n_planes planes) */
+    static inline void msc_planes_add_word(msc_v *planes, msc_v word, int shift, int n_planes) {
+        for (int b = shift; b < n_planes && msc_any(word); b++) {
+            msc_v t = planes[b] & word;
+            planes[b] ^= word;
+            word = t;
         }
     }
 
-    static inline void msc_counter_flush(msc_counter *c) {
-        msc_v zero = c->pending[0] ^ c->pending[0];
-        for (int k = c->n; k < 7; k++) c->pending[k] = zero;
-        msc_counter_push7(c, c->pending[0], c->pending[1], c->pending[2], c->pending[3],
-                          c->pending[4], c->pending[5], c->pending[6]);
+    /* Vertical (per bit, per row) counter of MSC_W rows: planes[b] holds bit b of every count.
+       Words are added 16 at a time by the Harley-Seal carry-save scheme (Mula, Kurz & Lemire,
+       Comput. J. 61, 111 (2018)): the partial sums of weight 1, 2, 4, 8 stay in ones ...
+       eights, and only the weight-16 word of each 16 ripples into the n_planes planes in use.
+       msc_counter_add buffers single words; msc_counter_flush makes planes the exact count. */
+    typedef struct {
+        msc_v planes[MSC_PLANES];
+        msc_v ones, twos, fours, eights;
+        msc_v pending[16];
+        int n, n_planes;
+    } msc_counter;
+
+    static inline void msc_counter_init(msc_counter *c, int n_planes) {
+        memset(c, 0, offsetof(msc_counter, pending));
         c->n = 0;
+        c->n_planes = n_planes;
+    }
+
+    static inline void msc_counter_add16(msc_counter *c, const msc_v x[16]) {
+        msc_v twos_a, twos_b, fours_a, fours_b, eights_a, eights_b, sixteens;
+        msc_add3(c->ones, x[0], x[1], &c->ones, &twos_a);
+        msc_add3(c->ones, x[2], x[3], &c->ones, &twos_b);
+        msc_add3(c->twos, twos_a, twos_b, &c->twos, &fours_a);
+        msc_add3(c->ones, x[4], x[5], &c->ones, &twos_a);
+        msc_add3(c->ones, x[6], x[7], &c->ones, &twos_b);
+        msc_add3(c->twos, twos_a, twos_b, &c->twos, &fours_b);
+        msc_add3(c->fours, fours_a, fours_b, &c->fours, &eights_a);
+        msc_add3(c->ones, x[8], x[9], &c->ones, &twos_a);
+        msc_add3(c->ones, x[10], x[11], &c->ones, &twos_b);
+        msc_add3(c->twos, twos_a, twos_b, &c->twos, &fours_a);
+        msc_add3(c->ones, x[12], x[13], &c->ones, &twos_a);
+        msc_add3(c->ones, x[14], x[15], &c->ones, &twos_b);
+        msc_add3(c->twos, twos_a, twos_b, &c->twos, &fours_b);
+        msc_add3(c->fours, fours_a, fours_b, &c->fours, &eights_b);
+        msc_add3(c->eights, eights_a, eights_b, &c->eights, &sixteens);
+        msc_planes_add_word(c->planes, sixteens, 4, c->n_planes);
     }
 
     static inline void msc_counter_add(msc_counter *c, msc_v x) {
         c->pending[c->n++] = x;
-        if (c->n == 7) msc_counter_flush(c);
+        if (c->n == 16) {
+            msc_counter_add16(c, c->pending);
+            c->n = 0;
+        }
+    }
+
+    static inline void msc_counter_flush(msc_counter *c) {
+        for (int k = 0; k < c->n; k++) msc_planes_add_word(c->planes, c->pending[k], 0, c->n_planes);
+        c->n = 0;
+        msc_planes_add_word(c->planes, c->ones, 0, c->n_planes);
+        msc_planes_add_word(c->planes, c->twos, 1, c->n_planes);
+        msc_planes_add_word(c->planes, c->fours, 2, c->n_planes);
+        msc_planes_add_word(c->planes, c->eights, 3, c->n_planes);
+        c->ones = c->twos = c->fours = c->eights = c->ones ^ c->ones;
     }
 
     /* a[k] bit l <-> a[l] bit k (Hacker's Delight, sec. 7-3, for 64 x 64 bits) */
@@ -216,7 +237,7 @@ cdef extern from *:
 
     /* counts[row][lane] (rows 0, step, ...) of a finished counter */
     static void msc_counter_read(msc_counter *c, uint32_t *counts, int step) {
-        if (c->n) msc_counter_flush(c);
+        msc_counter_flush(c);
         msc_planes_read(c->planes, c->n_planes, counts, step);
     }
 
@@ -375,7 +396,7 @@ cdef extern from *:
        of d_i ^ d_j over the +x, +y, +z bonds to link_counts; lane e even belongs to row e of a,
        lane e odd to row e - 1 of b (the rows 2k + 1 would repeat rows 2k). d is formed once per
        site into diff ((n_sites, MSC_W) words), then the three bond words of a site go through
-       a full adder (weights 1 and 2). */
+       a full adder (weights 1 and 2); words are counted 16 at a time (msc_counter_add16). */
     static __attribute__((noinline)) void msc_overlaps(
             const uint64_t *spins_a, const uint64_t *spins_b, const int32_t *offsets,
             Py_ssize_t n_sites, uint64_t *diff, uint32_t *q_counts, uint32_t *link_counts) {
@@ -384,30 +405,30 @@ cdef extern from *:
         msc_counter_init(&cl1, msc_planes_for(3 * n_sites));
         msc_counter_init(&cl2, msc_planes_for(3 * n_sites));
         Py_ssize_t i = 0;
-        for (; i + 7 <= n_sites; i += 7) {                    /* 7 sites per carry-save sum */
-            msc_v d[7];
-            for (int k = 0; k < 7; k++) {
+        for (; i + 16 <= n_sites; i += 16) {
+            msc_v d[16];
+            for (int k = 0; k < 16; k++) {
                 d[k] = msc_merge(spins_a + MSC_ROWS * (i + k), spins_b + MSC_ROWS * (i + k));
                 msc_store(diff + MSC_W * (i + k), d[k]);
             }
-            msc_counter_push7(&cq, d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+            msc_counter_add16(&cq, d);
         }
         for (; i < n_sites; i++) {
             msc_v di = msc_merge(spins_a + MSC_ROWS * i, spins_b + MSC_ROWS * i);
             msc_store(diff + MSC_W * i, di);
             msc_counter_add(&cq, di);
         }
-        for (i = 0; i + 7 <= n_sites; i += 7) {
-            msc_v ones[7], twos[7];
-            for (int k = 0; k < 7; k++) {
+        for (i = 0; i + 16 <= n_sites; i += 16) {
+            msc_v ones[16], twos[16];
+            for (int k = 0; k < 16; k++) {
                 const int32_t *o = offsets + 6 * (i + k);     /* MSC_ROWS x neighbour position */
                 msc_v di = msc_load(diff + MSC_W * (i + k));
                 msc_add3(di ^ msc_load(diff + o[0] / MSC_ROWS * MSC_W),
                          di ^ msc_load(diff + o[1] / MSC_ROWS * MSC_W),
                          di ^ msc_load(diff + o[2] / MSC_ROWS * MSC_W), &ones[k], &twos[k]);
             }
-            msc_counter_push7(&cl1, ones[0], ones[1], ones[2], ones[3], ones[4], ones[5], ones[6]);
-            msc_counter_push7(&cl2, twos[0], twos[1], twos[2], twos[3], twos[4], twos[5], twos[6]);
+            msc_counter_add16(&cl1, ones);
+            msc_counter_add16(&cl2, twos);
         }
         for (; i < n_sites; i++) {
             const int32_t *o = offsets + 6 * i;
@@ -418,7 +439,7 @@ cdef extern from *:
             msc_counter_add(&cl1, ones);
             msc_counter_add(&cl2, twos);
         }
-        if (cq.n) msc_counter_flush(&cq);
+        msc_counter_flush(&cq);
         msc_counter_flush(&cl1);
         msc_counter_flush(&cl2);
         msc_planes_add(cl1.planes, cl2.planes, 1, cl1.n_planes);
