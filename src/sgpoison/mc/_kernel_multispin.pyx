@@ -50,8 +50,11 @@ Parallel tempering is decided instance by instance exactly as in the scalar
 kernel (uniform from the instance's own xoshiro256** stream, libm exp, tabulated
 per call for the 3N + 1 possible energy differences); the whole round is then
 applied as masked bit exchanges of rows in one pass over the sites.
-Measurements (q, q_l) are bit-sliced counts of the overlap words s^0 ^ s^1 and
-their bonds, in one pass.
+Measurements (q, q_l) are bit-sliced counts of the overlap words s^0 ^ s^1 (formed
+once per site) and of their bonds; bit-sliced words are counted 16 at a time
+(Harley-Seal carry-save), and counts become integers by 64 x 64 bit transposes
+of all rows of a vector at once. The current log bin is summed in a contiguous
+buffer, in sweep order (results do not depend on where calls end).
 
 Because the random words serve all 64 instances of a row, an instance's
 trajectory depends on which instances share its batch (batches are 64
