@@ -493,25 +493,36 @@ def _fields(settings: Any) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(settings).items() if k not in MACHINE_FIELDS}
 
 
+def _shared_run(config: Mapping, disorder: str) -> dict | None:
+    """The ``shared_run`` parameter of the files of ``disorder``'s simulations
+    (:func:`sgpoison.mc.parallel_tempering.shared_run`): set for every Gaussian file when
+    ``simulation.share_sweep_fractions`` records smaller fractions in the largest one's run."""
+    from sgpoison.mc.parallel_tempering import shared_run
+
+    shared = shared_sweep_fractions(config) if disorder == "gaussian" else []
+    return shared_run(gaussian_sweep_fractions(config)[0], shared) if shared else None
+
+
 def _simulate_settings(config: Mapping, wildcards: Mapping[str, Any]) -> dict[str, Any]:
     disorder, L = wildcards["disorder"], wildcards["L"]
     return simulation_parameters(config, disorder, simulation_row(config, disorder, L),
                                  float(wildcards["sweep_fraction"]),
-                                 instances=batch_instances(config, disorder, L, wildcards["batch"])).to_dict()
+                                 instances=batch_instances(config, disorder, L, wildcards["batch"])).to_dict() | {
+        "shared_run": _shared_run(config, disorder)}
 
 
 def _simulate_shared_settings(config: Mapping, wildcards: Mapping[str, Any]) -> dict[str, Any]:
     """A Gaussian run of the largest sweep fraction that also records the shared ones (wildcards L, batch)."""
     longest = {"disorder": "gaussian", "sweep_fraction": gaussian_sweep_fractions(config)[0]}
-    return _simulate_settings(config, dict(wildcards) | longest) | {
-        "shared_fractions": shared_sweep_fractions(config)}
+    return _simulate_settings(config, dict(wildcards) | longest)
 
 
 def _merge_settings(config: Mapping, wildcards: Mapping[str, Any]) -> dict[str, Any]:
     disorder, L = wildcards["disorder"], wildcards["L"]
     parameters = simulation_parameters(config, disorder, simulation_row(config, disorder, L),
                                        float(wildcards["sweep_fraction"])).to_dict()
-    return {k: v for k, v in parameters.items() if k not in _BATCH_FIELDS}
+    return {k: v for k, v in parameters.items() if k not in _BATCH_FIELDS} | {
+        "shared_run": _shared_run(config, disorder)}
 
 
 def _scenario(config: Mapping, wildcards: Mapping[str, Any]) -> str:

@@ -77,6 +77,8 @@ def test_checkpoint_resume_with_shared_sets_is_identical(tmp_path, monkeypatch):
         run(params, checkpoint=ckpt, checkpoint_every=0.0, progress=die, shared_fractions=[0.5])
     with pytest.raises(ValueError, match=r"shared_fractions: checkpoint \[0.5\], now None"):
         run(params, checkpoint=ckpt)  # a checkpoint binds its shared fractions
+    with pytest.raises(ValueError, match=r"shared_fractions: checkpoint \[0.5\], now \[0.5, 0.25\]"):
+        run(params, checkpoint=ckpt, shared_fractions=[0.5, 0.25])  # more sets: not "damaged"
     out_half = tmp_path / "half.nc"
     simulate(params, tmp_path / "run.nc", checkpoint=ckpt, checkpoint_every=0.0, shared=[(0.5, out_half)])
     assert not ckpt.exists()
@@ -119,7 +121,7 @@ def test_cli_writes_every_fraction(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--shared-fraction", "1", "{d}/b.nc"], "argument --shared-fraction: a shared sweep fraction must lie in (0, 1)"),
+    (["--shared-fraction", "1", "{d}/b.nc"], "argument --shared-fraction: a shared sweep fraction must lie in (0, 1.0), the run's own sweep fraction, got 1.0"),
     (["--shared-fraction", "half", "{d}/b.nc"], "argument --shared-fraction: expected a sweep fraction G"),
     (["--shared-fraction", "0.5", "{d}/b.nc", "--shared-fraction", "0.5", "{d}/c.nc"], "fractions repeat: 0.5, 0.5"),
     (["--shared-fraction", "0.5", "{d}/a.nc"], "a.nc is also the output --out"),

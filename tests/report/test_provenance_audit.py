@@ -176,3 +176,22 @@ def test_changed_code_of_the_command_is_flagged(study, tmp_path, monkeypatch):
     assert audits["results/analysis/clean/estimates.nc"].status == "ok"
     assert "    code of   sgpoison.fss.collapse" in format_audits(audits.values())
     assert {a.status for a in audit_results("results", config, compare_code=False)} == {"ok", "no provenance"}
+
+
+def test_files_of_a_shared_run_are_stale_for_a_config_without_that_sharing(tmp_path, monkeypatch):
+    """simulation.share_sweep_fractions: the f = 1 and f = 0.5 files of one run record the run
+    (parameters.shared_run), so sgpoison provenance agrees with Snakemake, which reruns them when
+    the sharing or the set of fractions changes."""
+    monkeypatch.chdir(tmp_path)
+    half = "results/simulations/batches/gaussian/L4_f0.5/batch0.nc"
+    assert main(simulate_argv(f"{BATCHES}/batch0.nc", "0:4") + ["--shared-fraction", "0.5", half]) == 0
+    shared = {"simulation.share_sweep_fractions": True}
+    for config, status in ((_config(**shared), "ok"), (_config(), "stale")):
+        audits = _by_path(tmp_path, audit_results("results", config))
+        assert {path: a.status for path, a in audits.items()} == {f"{BATCHES}/batch0.nc": status, half: status}
+    difference = audits[half].differences
+    assert difference == ['shared_run: recorded {"shared_fractions": [0.5], "sweep_fraction": 1.0}, config null']
+    # a third fraction: the files of the two-fraction run are stale too
+    more = _config(**shared, **{"scenarios.quarter": {"label_noise": 0.0, "sweep_fraction": 0.25}})
+    audits = _by_path(tmp_path, audit_results("results", more))
+    assert audits[half].status == audits[f"{BATCHES}/batch0.nc"].status == "stale"

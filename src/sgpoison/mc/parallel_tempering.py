@@ -138,6 +138,16 @@ class SimulationParameters(Settings):
         return dataclasses.asdict(self)
 
 
+def shared_run(sweep_fraction: float, shared_fractions: Sequence[float]) -> dict | None:
+    """What every file of a run records of the run it came from, as the ``parameters`` entry
+    ``shared_run``: None for a run of one sweep fraction, else ``{"sweep_fraction": f,
+    "shared_fractions": [g, ...]}`` (largest first), for its own file and the shared ones."""
+    if not shared_fractions:
+        return None
+    return {"sweep_fraction": float(sweep_fraction),
+            "shared_fractions": sorted((float(g) for g in shared_fractions), reverse=True)}
+
+
 def shared_parameters(params: SimulationParameters, shared_fractions: Sequence[float]) -> list[SimulationParameters]:
     """The parameters of the snapshot sets a run of ``params`` also records: ``params`` with
     each sweep fraction g of ``shared_fractions`` (largest first).
@@ -150,10 +160,10 @@ def shared_parameters(params: SimulationParameters, shared_fractions: Sequence[f
     fractions = [float(g) for g in shared_fractions]
     for g in fractions:
         if not 0 < g < params.sweep_fraction:
-            raise SettingsError(f"a shared sweep fraction must lie in (0, {params.sweep_fraction:g}), the "
-                                f"run's own sweep fraction, got {g:g}", key="shared_fractions")
+            raise SettingsError(f"a shared sweep fraction must lie in (0, {params.sweep_fraction}), the "
+                                f"run's own sweep fraction, got {g}", key="shared_fractions")
     if len(set(fractions)) < len(fractions):
-        raise SettingsError(f"shared sweep fractions repeat: {', '.join(f'{g:g}' for g in fractions)}",
+        raise SettingsError(f"shared sweep fractions repeat: {', '.join(str(g) for g in fractions)}",
                             key="shared_fractions")
     return [dataclasses.replace(params, sweep_fraction=g) for g in sorted(fractions, reverse=True)]
 
@@ -282,21 +292,33 @@ class SimulationState:
             If the checkpoint belongs to other parameters (the message lists the
             parameters that differ) or is damaged.
         """
+        def damaged(exc: BaseException) -> SettingsError:
+            return SettingsError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}); "
+                                 "delete it to start afresh", key="checkpoint")
+
+        errors = (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+        except errors as exc:
+            raise damaged(exc) from exc
+        with data:
+            try:
                 stored = json.loads(str(data["parameters"]))
+            except errors as exc:
+                raise damaged(exc) from exc
+            # the parameters first: other parameters (e.g. other shared fractions) store other arrays
+            stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
+            current = json.loads(self._parameters_json())
+            differing = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+            if differing:
+                changes = ", ".join(f"{k}: checkpoint {stored.get(k)}, now {current.get(k)}" for k in differing)
+                raise SettingsError(f"checkpoint {path} was written for other parameters ({changes}); "
+                                    "delete it or use another --checkpoint path", key="checkpoint")
+            try:
                 arrays = {name: data[name] for name in self._checkpoint_arrays()}
                 counters = data["counters"]
-        except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
-            raise SettingsError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}); "
-                                "delete it to start afresh", key="checkpoint") from exc
-        stored.setdefault("kernel", "scalar")  # checkpoints from before kernels.py
-        current = json.loads(self._parameters_json())
-        differing = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
-        if differing:
-            changes = ", ".join(f"{k}: checkpoint {stored.get(k)}, now {current.get(k)}" for k in differing)
-            raise SettingsError(f"checkpoint {path} was written for other parameters ({changes}); "
-                                "delete it or use another --checkpoint path", key="checkpoint")
+            except errors as exc:
+                raise damaged(exc) from exc
         for name, value in arrays.items():
             if value.shape != self._checkpoint_arrays()[name].shape:
                 raise SettingsError(f"checkpoint {path}: array {name!r} has shape {value.shape}, expected "
@@ -487,6 +509,8 @@ def to_dataset(state: SimulationState, params: SimulationParameters) -> xr.Datas
     ds["couplings"].attrs.update(long_name="J of the bond from (x,y,z) to its +direction neighbour")
     params_dict = p.to_dict()
     params_dict["instances"] = f"{p.instance_start}:{p.instance_stop}"
+    params_dict["shared_run"] = shared_run(state.sets[0].params.sweep_fraction,
+                                           [s.params.sweep_fraction for s in state.sets[1:]])
     ds.attrs.update(
         format=FORMAT_NAME, format_version=FORMAT_VERSION, L=L, disorder=p.disorder,
         n_sweeps=p.n_sweeps, sweep_fraction=p.sweep_fraction, n_sweeps_run=p.n_sweeps_run,

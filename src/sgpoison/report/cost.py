@@ -90,7 +90,7 @@ def wall_hours(core_hours: float, longest_hours: float, cores: int) -> float:
 def simulation_costs(config: Mapping, t_flip: Mapping[str, float]) -> list[CostRow]:
     """Rows of the simulate stages of a validated ``config``; ``t_flip``: ns per spin-flip
     attempt by disorder (``gaussian``, ``bimodal``)."""
-    from sgpoison.config import gaussian_sweep_fractions, job_settings, shared_sweep_fractions
+    from sgpoison.config import job_settings, shared_sweep_fractions
     from sgpoison.mc.cost import spin_flip_attempts
 
     batch = config["simulation"]["batch_size"]
@@ -100,7 +100,7 @@ def simulation_costs(config: Mapping, t_flip: Mapping[str, float]) -> list[CostR
         detail = f"f={params.sweep_fraction:g}"
         n = params.instance_stop - params.instance_start
         if params.disorder == "gaussian" and params.sweep_fraction in shared:  # recorded in the longest run
-            detail += f", in the f={gaussian_sweep_fractions(config)[0]:g} runs"
+            detail += " (shared)"  # recorded in the runs of the largest fraction
             rows.append(CostRow(f"simulate {params.disorder}", params.L, detail, 0, 0.0, 0.0, 1))
             continue
         seconds = spin_flip_attempts(params) * t_flip[params.disorder] * 1e-9
