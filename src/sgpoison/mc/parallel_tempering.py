@@ -314,16 +314,17 @@ class SimulationState:
                 changes = ", ".join(f"{k}: checkpoint {stored.get(k)}, now {current.get(k)}" for k in differing)
                 raise SettingsError(f"checkpoint {path} was written for other parameters ({changes}); "
                                     "delete it or use another --checkpoint path", key="checkpoint")
+            targets = self._checkpoint_arrays()
             try:
-                arrays = {name: data[name] for name in self._checkpoint_arrays()}
+                arrays = {name: data[name] for name in targets}
                 counters = data["counters"]
             except errors as exc:
                 raise damaged(exc) from exc
         for name, value in arrays.items():
-            if value.shape != self._checkpoint_arrays()[name].shape:
+            if value.shape != targets[name].shape:
                 raise SettingsError(f"checkpoint {path}: array {name!r} has shape {value.shape}, expected "
-                                    f"{self._checkpoint_arrays()[name].shape}", key="checkpoint")
-            self._checkpoint_arrays()[name][...] = value
+                                    f"{targets[name].shape}", key="checkpoint")
+            targets[name][...] = value
         self.sweeps_done = int(counters[0])
         for snapshots, done in zip(self.sets, counters[1:]):
             snapshots.snapshots_done = int(done)

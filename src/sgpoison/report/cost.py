@@ -99,7 +99,7 @@ def simulation_costs(config: Mapping, t_flip: Mapping[str, float]) -> list[CostR
     for params in job_settings(config)["simulation"]:
         detail = f"f={params.sweep_fraction:g}"
         n = params.instance_stop - params.instance_start
-        if params.disorder == "gaussian" and params.sweep_fraction in shared:  # recorded in the longest run
+        if params.disorder == "gaussian" and params.sweep_fraction in shared:
             detail += " (shared)"  # recorded in the runs of the largest fraction
             rows.append(CostRow(f"simulate {params.disorder}", params.L, detail, 0, 0.0, 0.0, 1))
             continue
